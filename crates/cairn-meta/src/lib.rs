@@ -1,1 +1,30 @@
-//! placeholder, being written
+//! Cairn's metastore: the durable home of accounts, users, AccessKeys, projects, logstores and
+//! index configs.
+//!
+//! Everything goes through the [`Metastore`] trait, used as `Arc<dyn Metastore>`, so the
+//! backend can be swapped: [`SqliteMetastore`] is the embedded default, a PostgreSQL backend can
+//! follow. All backends must pass the one behavioural suite in [`testsuite`] (compiled for this
+//! crate's tests, and for other crates with the `testsuite` feature), run per backend through
+//! [`metastore_test_suite!`].
+//!
+//! Invariants every backend keeps:
+//! - names read back are valid (`ProjectName`, `LogstoreName`, ...) or the read fails with
+//!   [`MetaError::Corrupt`];
+//! - project names are unique across all accounts; logstore ids are never reused;
+//! - AccessKey secrets are stored only sealed, as `cairn-iam` hands them over.
+
+mod error;
+mod metastore;
+mod records;
+mod sqlite;
+
+#[cfg(any(test, feature = "testsuite"))]
+pub mod testsuite;
+
+pub use error::{EntityKind, MetaError};
+pub use metastore::Metastore;
+pub use records::{
+    AccessKeyRecord, AccessKeyStatus, Account, ListQuery, LogstoreRecord, LogstoreUpdate,
+    NewLogstore, Page, ProjectRecord, User,
+};
+pub use sqlite::SqliteMetastore;

@@ -36,7 +36,11 @@ impl ResourceArn {
         project: &ProjectName,
         logstore: &LogstoreName,
     ) -> Self {
-        Self::log(region, account, format!("project/{project}/logstore/{logstore}"))
+        Self::log(
+            region,
+            account,
+            format!("project/{project}/logstore/{logstore}"),
+        )
     }
 
     /// The ARN that stands for "every project of the account", used by project-less calls.

@@ -92,10 +92,7 @@ pub struct FieldIndex {
 }
 
 fn default_tokens() -> Vec<String> {
-    DEFAULT_TOKEN_DELIMITERS
-        .chars()
-        .map(String::from)
-        .collect()
+    DEFAULT_TOKEN_DELIMITERS.chars().map(String::from).collect()
 }
 
 impl FullTextIndex {

@@ -111,7 +111,16 @@ mod tests {
         for good in ["abc", "my-project-1", "a1b", &"a".repeat(63)] {
             assert!(ProjectName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "Abc", "-abc", "abc-", "a_bc", "a.bc", "", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "Abc",
+            "-abc",
+            "abc-",
+            "a_bc",
+            "a.bc",
+            "",
+            &"a".repeat(64),
+        ] {
             assert!(ProjectName::parse(bad).is_err(), "{bad}");
         }
     }

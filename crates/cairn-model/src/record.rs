@@ -162,7 +162,10 @@ mod tests {
             tags: vec![Field::new("host", "web-1")],
             logs: vec![LogEntry {
                 time: LogTime::new(1, 2),
-                contents: vec![Field::new("status", "200"), Field::new("bin", vec![0xff, 0])],
+                contents: vec![
+                    Field::new("status", "200"),
+                    Field::new("bin", vec![0xff, 0]),
+                ],
             }],
         };
         let records = group.into_records();

@@ -1,1 +1,21 @@
-//! placeholder, being written
+//! Cairn's implementation of the Alibaba Cloud SLS wire protocol, without any HTTP.
+//!
+//! * [`proto`]: the PutLogs / PullLogs protobuf messages, and [`decode_log_group`],
+//!   [`encode_log_group`], [`encode_log_group_list`] to move between them and
+//!   [`cairn_model::LogGroupData`];
+//! * [`compression`]: the `x-log-compresstype` body codecs (raw LZ4 block, zstd, zlib), with a
+//!   hard limit on the decompressed size;
+//! * [`signing`]: the `Authorization` header, signature V1 (`LOG id:sig`, HMAC-SHA1) and V4
+//!   (`SLS4-HMAC-SHA256`), for the server (verify) and for Cairn's own clients (sign).
+//!
+//! Every function here is pure: no I/O, no clock (callers pass the time in), no global state.
+//! Every failure on client input is a [`ProtocolError`]; nothing panics on input.
+
+mod codec;
+pub mod compression;
+mod error;
+pub mod proto;
+pub mod signing;
+
+pub use codec::{decode_log_group, encode_log_group, encode_log_group_list};
+pub use error::ProtocolError;

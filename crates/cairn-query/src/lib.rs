@@ -1,1 +1,35 @@
-//! placeholder, being written
+//! SLS search syntax for Cairn: parse a query, match its search statement against records,
+//! and count records per time bucket.
+//!
+//! A query is `search statement [| SQL]`. [`parse_query`] parses the search statement into a
+//! [`SearchExpression`] and hands back the SQL text untouched (it is run elsewhere).
+//! [`SearchMatcher::new`] compiles an expression against a logstore's
+//! [`IndexConfig`](cairn_model::IndexConfig) (delimiters, case sensitivity, field types,
+//! aliases) once; [`SearchMatcher::matches`] then tests records without re-reading the query.
+//! [`histogram`] buckets record times for GetHistograms.
+//!
+//! Supported syntax: terms (`error`), phrases (`"connection reset"`), wildcards (`err*`,
+//! `e?ror`), `*` (everything), `key: value`, `key: "a b"`, `key: *` (field present),
+//! `__topic__: x`, `__source__: x`, `__tag__:host: web-1`, `key > 10` (`>=`, `<`, `<=`, `=`),
+//! `key in [10 20]` (`(`/`)` for open ends), `and` / `or` / `not` in any case (precedence
+//! `not` > `and` > `or`; side by side means `and`; `a not b` means `a and not b`), and
+//! parentheses. See the [`matcher`] module for how conditions meet index configs.
+//!
+//! Invariants: parsing is bounded (at most [`MAX_QUERY_BYTES`] of text, [`MAX_NESTING`]
+//! levels of parentheses and `not`) and never panics; matching allocates nothing for ASCII
+//! text.
+
+mod ast;
+mod error;
+mod histogram;
+mod lexer;
+pub mod matcher;
+mod parser;
+mod pattern;
+mod tokenizer;
+
+pub use ast::{CompareOp, Number, SearchExpression};
+pub use error::QueryError;
+pub use histogram::{auto_interval, histogram, HistogramBucket, MAX_AUTO_BUCKETS, MAX_BUCKETS};
+pub use matcher::SearchMatcher;
+pub use parser::{parse_query, parse_search, Query, MAX_NESTING, MAX_QUERY_BYTES};

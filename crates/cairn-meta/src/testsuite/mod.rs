@@ -1,0 +1,144 @@
+//! The behavioural test suite every [`Metastore`](crate::Metastore) backend must pass.
+//!
+//! Each test is a plain `async fn(&dyn Metastore)` that starts from an empty metastore, so a
+//! backend runs the whole suite with one line:
+//!
+//! ```ignore
+//! cairn_meta::metastore_test_suite!(fresh_postgres_metastore());
+//! ```
+//!
+//! where `fresh_postgres_metastore()` is an async call returning `(guard, metastore)`: the guard
+//! (a temp dir, a container, `()`) is kept alive for the test, `metastore` derefs to a
+//! `Metastore`. Tests assert with panics, as tests do. A test added here must also be added to
+//! the list in [`metastore_test_suite!`](crate::metastore_test_suite).
+
+mod identity;
+mod logs;
+
+use cairn_model::{AccessKeyId, AccountId, LogstoreName, ProjectName, UserName};
+
+use crate::{AccessKeyRecord, AccessKeyStatus, Account, NewLogstore, ProjectRecord, User};
+
+pub use identity::{
+    access_key_status_and_deletion_are_scoped_to_the_account, access_keys_round_trip,
+    accounts_are_created_listed_and_unique, deleting_a_user_deletes_its_access_keys,
+    users_live_inside_an_account,
+};
+pub use logs::{
+    deleting_a_project_cascades_to_logstores_and_indexes, index_configs_create_update_get_delete,
+    logstore_ids_are_never_reused, logstores_are_listed_with_paging_and_filter,
+    logstores_round_trip, projects_are_listed_by_account_with_paging_and_filter,
+    projects_have_globally_unique_names,
+};
+
+/// Generates one `#[tokio::test]` per suite test, each on a fresh metastore from `$fresh`
+/// (an expression evaluating to a future of `(guard, metastore)`).
+#[macro_export]
+macro_rules! metastore_test_suite {
+    ($fresh:expr) => {
+        $crate::metastore_test_suite!(@each $fresh;
+            accounts_are_created_listed_and_unique,
+            users_live_inside_an_account,
+            deleting_a_user_deletes_its_access_keys,
+            access_keys_round_trip,
+            access_key_status_and_deletion_are_scoped_to_the_account,
+            projects_have_globally_unique_names,
+            projects_are_listed_by_account_with_paging_and_filter,
+            logstores_round_trip,
+            logstores_are_listed_with_paging_and_filter,
+            logstore_ids_are_never_reused,
+            deleting_a_project_cascades_to_logstores_and_indexes,
+            index_configs_create_update_get_delete,
+        );
+    };
+    (@each $fresh:expr; $($test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                let (_guard, metastore) = $fresh.await;
+                $crate::testsuite::$test(&*metastore).await;
+            }
+        )+
+    };
+}
+
+/// The `n`-th test account id (16 digits).
+pub fn account_id(n: u64) -> AccountId {
+    AccountId::from_u64(1_000_000_000_000_000 + n).expect("16-digit test account id")
+}
+
+/// An account record for tests.
+pub fn account(n: u64, name: &str) -> Account {
+    Account {
+        id: account_id(n),
+        name: name.to_owned(),
+        created_at: 1_700_000_000 + n as i64,
+    }
+}
+
+/// A user record for tests.
+pub fn user(account: AccountId, name: &str) -> User {
+    User {
+        account,
+        name: user_name(name),
+        display_name: format!("{name} (display)"),
+        created_at: 1_700_000_100,
+    }
+}
+
+/// A validated user name.
+pub fn user_name(name: &str) -> UserName {
+    UserName::parse(name).expect("valid test user name")
+}
+
+/// A validated AccessKey id.
+pub fn key_id(id: &str) -> AccessKeyId {
+    AccessKeyId::parse(id).expect("valid test AccessKey id")
+}
+
+/// An active AccessKey record with recognisable sealed bytes.
+pub fn access_key(id: &str, account: AccountId, user: Option<&str>) -> AccessKeyRecord {
+    AccessKeyRecord {
+        id: key_id(id),
+        account,
+        user: user.map(user_name),
+        secret_ciphertext: format!("sealed-{id}").into_bytes(),
+        secret_nonce: vec![7; 12],
+        status: AccessKeyStatus::Active,
+        created_at: 1_700_000_200,
+        last_used_at: None,
+    }
+}
+
+/// A validated project name.
+pub fn project_name(name: &str) -> ProjectName {
+    ProjectName::parse(name).expect("valid test project name")
+}
+
+/// A validated logstore name.
+pub fn logstore_name(name: &str) -> LogstoreName {
+    LogstoreName::parse(name).expect("valid test logstore name")
+}
+
+/// A project record for tests.
+pub fn project(name: &str, account: AccountId) -> ProjectRecord {
+    ProjectRecord {
+        name: project_name(name),
+        account,
+        description: format!("{name} description"),
+        created_at: 1_700_000_300,
+        last_modified_at: 1_700_000_300,
+    }
+}
+
+/// A logstore to create in tests.
+pub fn new_logstore(project: &str, name: &str) -> NewLogstore {
+    NewLogstore {
+        project: project_name(project),
+        name: logstore_name(name),
+        ttl_days: 30,
+        shard_count: 2,
+        settings: serde_json::json!({ "autoSplit": true, "maxSplitShard": 64 }),
+        created_at: 1_700_000_400,
+    }
+}

@@ -1,0 +1,121 @@
+//! Conversion between PutLogs / PullLogs protobuf bodies and Cairn's record model.
+//!
+//! Invariants:
+//! * decoding is lossless for keys and values (bytes in, the same bytes out, UTF-8 or not);
+//! * a decoded [`LogTime`] always has `nanos < 1_000_000_000` (a missing `Time_ns` is 0, a
+//!   larger one is refused rather than clamped);
+//! * `decode_log_group(&encode_log_group(g)) == Ok(g)` for every valid group `g`.
+//!
+//! The encoder always writes `Topic`, `Source` and `Time_ns` (as the SLS service and the
+//! Python SDK do), so clients that read them without a presence check see `""` / `0`.
+
+use cairn_model::{Field, LogEntry, LogGroupData, LogTime};
+use prost::Message;
+
+use crate::error::ProtocolError;
+use crate::proto;
+
+/// Decodes an (uncompressed) PutLogs body: one protobuf `LogGroup`.
+///
+/// Unknown fields are skipped; `Category` and `MachineUUID` are dropped. A record whose
+/// `Time_ns` is one second or more is refused with [`ProtocolError::InvalidTimeNanos`].
+pub fn decode_log_group(body: &[u8]) -> Result<LogGroupData, ProtocolError> {
+    let group =
+        proto::LogGroup::decode(body).map_err(|e| ProtocolError::InvalidProtobuf(e.to_string()))?;
+    group_from_proto(group)
+}
+
+/// Encodes one group as a protobuf `LogGroup` (a PutLogs body).
+pub fn encode_log_group(group: &LogGroupData) -> Vec<u8> {
+    group_to_proto(group).encode_to_vec()
+}
+
+/// Encodes groups as a protobuf `LogGroupList` (a PullLogs response body, before compression).
+pub fn encode_log_group_list(groups: &[LogGroupData]) -> Vec<u8> {
+    proto::LogGroupList {
+        log_groups: groups.iter().map(group_to_proto).collect(),
+    }
+    .encode_to_vec()
+}
+
+/// Moves a decoded protobuf group into the model, checking each record's time.
+fn group_from_proto(group: proto::LogGroup) -> Result<LogGroupData, ProtocolError> {
+    let proto::LogGroup {
+        logs,
+        category: _,
+        topic,
+        source,
+        machine_uuid: _,
+        log_tags,
+    } = group;
+    let logs = logs
+        .into_iter()
+        .map(entry_from_proto)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LogGroupData {
+        topic: topic.unwrap_or_default(),
+        source: source.unwrap_or_default(),
+        tags: log_tags
+            .into_iter()
+            .map(|tag| Field {
+                key: tag.key,
+                value: tag.value,
+            })
+            .collect(),
+        logs,
+    })
+}
+
+fn entry_from_proto(log: proto::Log) -> Result<LogEntry, ProtocolError> {
+    let nanos = log.time_ns.unwrap_or(0);
+    if nanos >= 1_000_000_000 {
+        return Err(ProtocolError::InvalidTimeNanos { nanos });
+    }
+    Ok(LogEntry {
+        time: LogTime {
+            seconds: log.time,
+            nanos,
+        },
+        contents: log
+            .contents
+            .into_iter()
+            .map(|content| Field {
+                key: content.key,
+                value: content.value,
+            })
+            .collect(),
+    })
+}
+
+fn group_to_proto(group: &LogGroupData) -> proto::LogGroup {
+    proto::LogGroup {
+        logs: group
+            .logs
+            .iter()
+            .map(|entry| proto::Log {
+                time: entry.time.seconds,
+                contents: entry
+                    .contents
+                    .iter()
+                    .map(|field| proto::LogContent {
+                        key: field.key.clone(),
+                        value: field.value.clone(),
+                    })
+                    .collect(),
+                time_ns: Some(entry.time.nanos),
+            })
+            .collect(),
+        category: None,
+        topic: Some(group.topic.clone()),
+        source: Some(group.source.clone()),
+        machine_uuid: None,
+        log_tags: group
+            .tags
+            .iter()
+            .map(|tag| proto::LogTag {
+                key: tag.key.clone(),
+                value: tag.value.clone(),
+            })
+            .collect(),
+    }
+}

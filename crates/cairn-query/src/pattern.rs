@@ -1,0 +1,299 @@
+//! Query text compiled against a tokenizer: a phrase of token patterns, matched per record.
+//!
+//! A search value is split with the same delimiters as the text it is matched against, so
+//! `a/b` searches for the token `a` followed by the token `b` wherever `/` is a delimiter.
+//! Wildcards (`*`, `?`) in unquoted text are never delimiters, even though SLS's default
+//! delimiter set contains both; escaped (`\*`) they are literal and split like any delimiter.
+//!
+//! Invariants: a compiled phrase is lowercased already when the search is case-insensitive,
+//! and record tokens are folded on the fly (ASCII without allocating; other text through
+//! `char::to_lowercase`), so matching never re-tokenises the query.
+
+use crate::tokenizer::{Tokenizer, Tokens};
+
+/// One element of a wildcard pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GlobItem {
+    /// This character.
+    Char(char),
+    /// `?`: any one character.
+    AnyOne,
+    /// `*`: any run of characters, possibly empty.
+    AnyMany,
+}
+
+/// What one token of the query matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenPattern {
+    /// The token equals this text.
+    Exact(String),
+    /// The token starts with this text (`abc*`; `*` alone is the empty prefix).
+    Prefix(String),
+    /// The token matches this wildcard pattern.
+    Glob(Vec<GlobItem>),
+}
+
+/// A query value compiled for one tokenizer and case mode: tokens that must appear
+/// consecutively. An empty phrase means the value had no token (e.g. `""`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Phrase {
+    tokenizer: Tokenizer,
+    case_sensitive: bool,
+    patterns: Vec<TokenPattern>,
+}
+
+impl Phrase {
+    /// Compiles `text`; when `wildcards` is set it is in pattern form (see the `ast` module),
+    /// otherwise it is literal.
+    pub(crate) fn compile(
+        text: &str,
+        wildcards: bool,
+        tokenizer: Tokenizer,
+        case_sensitive: bool,
+    ) -> Self {
+        let mut patterns = Vec::new();
+        let mut current: Vec<GlobItem> = Vec::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            let item = match c {
+                '\\' if wildcards => GlobItem::Char(chars.next().unwrap_or('\\')),
+                '*' if wildcards => GlobItem::AnyMany,
+                '?' if wildcards => GlobItem::AnyOne,
+                _ => GlobItem::Char(c),
+            };
+            match item {
+                GlobItem::Char(c) if tokenizer.is_delimiter(c) => {
+                    if !current.is_empty() {
+                        patterns.push(classify(std::mem::take(&mut current)));
+                    }
+                }
+                GlobItem::Char(c) if !case_sensitive => {
+                    current.extend(c.to_lowercase().map(GlobItem::Char));
+                }
+                GlobItem::AnyMany if current.last() == Some(&GlobItem::AnyMany) => {}
+                _ => current.push(item),
+            }
+        }
+        if !current.is_empty() {
+            patterns.push(classify(current));
+        }
+        Self {
+            tokenizer,
+            case_sensitive,
+            patterns,
+        }
+    }
+
+    /// Whether the value had no token, so it can only match text without tokens.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether the phrase's tokens appear consecutively in `text`. An empty phrase matches
+    /// text that has no token.
+    pub(crate) fn matches(&self, text: &[u8]) -> bool {
+        let Some((first, rest)) = self.patterns.split_first() else {
+            return self.tokenizer.has_no_tokens(text);
+        };
+        let mut tokens: Tokens<'_> = self.tokenizer.tokens(text);
+        while let Some(token) = tokens.next() {
+            if first.matches(token, self.case_sensitive) {
+                let mut following = tokens.clone();
+                let rest_matches = rest.iter().all(|pattern| {
+                    following
+                        .next()
+                        .is_some_and(|token| pattern.matches(token, self.case_sensitive))
+                });
+                if rest_matches {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+fn classify(items: Vec<GlobItem>) -> TokenPattern {
+    let literal_len = items
+        .iter()
+        .position(|item| !matches!(item, GlobItem::Char(_)))
+        .unwrap_or(items.len());
+    let literal = || {
+        items[..literal_len]
+            .iter()
+            .filter_map(|item| match item {
+                GlobItem::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect::<String>()
+    };
+    if literal_len == items.len() {
+        TokenPattern::Exact(literal())
+    } else if literal_len + 1 == items.len() && items[literal_len] == GlobItem::AnyMany {
+        TokenPattern::Prefix(literal())
+    } else {
+        TokenPattern::Glob(items)
+    }
+}
+
+impl TokenPattern {
+    /// Whether the record token `token` matches; when not `case_sensitive` the pattern is
+    /// lowercase and the token is folded.
+    pub(crate) fn matches(&self, token: &[u8], case_sensitive: bool) -> bool {
+        match self {
+            Self::Exact(text) => {
+                if case_sensitive {
+                    return token == text.as_bytes();
+                }
+                match std::str::from_utf8(token) {
+                    Ok(_) if token.is_ascii() => token.eq_ignore_ascii_case(text.as_bytes()),
+                    Ok(valid) => valid.chars().flat_map(char::to_lowercase).eq(text.chars()),
+                    Err(_) => token.eq_ignore_ascii_case(text.as_bytes()),
+                }
+            }
+            Self::Prefix(prefix) => {
+                if case_sensitive {
+                    return token.starts_with(prefix.as_bytes());
+                }
+                match std::str::from_utf8(token) {
+                    Ok(valid) if !token.is_ascii() => {
+                        let mut folded = valid.chars().flat_map(char::to_lowercase);
+                        prefix.chars().all(|c| folded.next() == Some(c))
+                    }
+                    _ => {
+                        token.len() >= prefix.len()
+                            && token[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+                    }
+                }
+            }
+            Self::Glob(items) => {
+                if token.is_ascii() {
+                    let at = |index: usize| {
+                        let byte = token[index];
+                        char::from(if case_sensitive {
+                            byte
+                        } else {
+                            byte.to_ascii_lowercase()
+                        })
+                    };
+                    return glob_matches(items, token.len(), at);
+                }
+                let text = String::from_utf8_lossy(token);
+                let chars: Vec<char> = if case_sensitive {
+                    text.chars().collect()
+                } else {
+                    text.chars().flat_map(char::to_lowercase).collect()
+                };
+                glob_matches(items, chars.len(), |index| chars[index])
+            }
+        }
+    }
+}
+
+/// Wildcard matching of `items` against a text of `len` characters read through `at`, with
+/// single-star backtracking (linear space, at worst `items.len() * len` steps).
+fn glob_matches(items: &[GlobItem], len: usize, at: impl Fn(usize) -> char) -> bool {
+    let (mut item, mut index) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while index < len {
+        match items.get(item) {
+            Some(GlobItem::AnyMany) => {
+                backtrack = Some((item, index));
+                item += 1;
+                continue;
+            }
+            Some(GlobItem::AnyOne) => {
+                item += 1;
+                index += 1;
+                continue;
+            }
+            Some(GlobItem::Char(c)) if *c == at(index) => {
+                item += 1;
+                index += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match backtrack {
+            Some((star, consumed)) => {
+                item = star + 1;
+                index = consumed + 1;
+                backtrack = Some((star, consumed + 1));
+            }
+            None => return false,
+        }
+    }
+    items[item.min(items.len())..]
+        .iter()
+        .all(|item| *item == GlobItem::AnyMany)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phrase(text: &str, wildcards: bool, case_sensitive: bool) -> Phrase {
+        let tokenizer = Tokenizer::new(
+            &cairn_model::DEFAULT_TOKEN_DELIMITERS
+                .chars()
+                .collect::<Vec<_>>(),
+        );
+        Phrase::compile(text, wildcards, tokenizer, case_sensitive)
+    }
+
+    #[test]
+    fn compiles_tokens_by_kind() {
+        let compiled = phrase(r"Foo/ba*r ab* x?y \*", true, false);
+        assert_eq!(
+            compiled.patterns,
+            vec![
+                TokenPattern::Exact("foo".into()),
+                TokenPattern::Glob(vec![
+                    GlobItem::Char('b'),
+                    GlobItem::Char('a'),
+                    GlobItem::AnyMany,
+                    GlobItem::Char('r')
+                ]),
+                TokenPattern::Prefix("ab".into()),
+                TokenPattern::Glob(vec![
+                    GlobItem::Char('x'),
+                    GlobItem::AnyOne,
+                    GlobItem::Char('y')
+                ]),
+            ]
+        );
+        assert_eq!(phrase("a*b", false, true).patterns.len(), 2);
+    }
+
+    #[test]
+    fn matches_case_insensitively_including_non_ascii() {
+        let compiled = phrase("ÉTÉ*", true, false);
+        assert!(compiled.matches("l'été dernier".as_bytes()));
+        assert!(compiled.matches("ÉTÉS".as_bytes()));
+        assert!(!phrase("été", false, true).matches("ÉTÉ".as_bytes()));
+        assert!(phrase("x?z", true, false).matches(b"XYZ"));
+        assert!(phrase("x*z", true, false).matches("xéz".as_bytes()));
+    }
+
+    #[test]
+    fn phrases_need_consecutive_tokens() {
+        let compiled = phrase("quick brown", false, false);
+        assert!(compiled.matches(b"the quick, brown fox"));
+        assert!(!compiled.matches(b"the quick red brown fox"));
+        assert!(phrase("a a b", false, false).matches(b"a a a b"));
+    }
+
+    #[test]
+    fn glob_backtracks() {
+        let items = [
+            GlobItem::AnyMany,
+            GlobItem::Char('a'),
+            GlobItem::AnyMany,
+            GlobItem::Char('b'),
+        ];
+        let text: Vec<char> = "xxaxxaxb".chars().collect();
+        assert!(glob_matches(&items, text.len(), |i| text[i]));
+        let text: Vec<char> = "xxaxxaxc".chars().collect();
+        assert!(!glob_matches(&items, text.len(), |i| text[i]));
+    }
+}

@@ -1,0 +1,150 @@
+//! Splitting record text into tokens by an index's delimiter characters.
+//!
+//! Record values are bytes and may not be UTF-8. ASCII delimiters are looked up in a table;
+//! non-ASCII delimiters (e.g. a full-width comma) are matched only where the bytes decode as
+//! UTF-8. Bytes that do not decode are never delimiters, so they stay inside tokens.
+//!
+//! Tokenising allocates nothing: [`Tokens`] yields slices of the input and is cheap to clone,
+//! which the phrase matcher uses to look ahead.
+
+/// A set of delimiter characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tokenizer {
+    /// `ascii[b]` says whether ASCII byte `b` is a delimiter.
+    ascii: [bool; 128],
+    /// Non-ASCII delimiters, sorted.
+    other: Vec<char>,
+}
+
+impl Tokenizer {
+    /// A tokenizer splitting on `delimiters`.
+    pub(crate) fn new(delimiters: &[char]) -> Self {
+        let mut ascii = [false; 128];
+        let mut other = Vec::new();
+        for &c in delimiters {
+            if c.is_ascii() {
+                ascii[c as usize] = true;
+            } else {
+                other.push(c);
+            }
+        }
+        other.sort_unstable();
+        other.dedup();
+        Self { ascii, other }
+    }
+
+    /// Whether `c` separates tokens.
+    pub(crate) fn is_delimiter(&self, c: char) -> bool {
+        if c.is_ascii() {
+            self.ascii[c as usize]
+        } else {
+            self.other.binary_search(&c).is_ok()
+        }
+    }
+
+    /// The tokens of `text`, in order.
+    pub(crate) fn tokens<'t>(&'t self, text: &'t [u8]) -> Tokens<'t> {
+        Tokens {
+            tokenizer: self,
+            text,
+            pos: 0,
+        }
+    }
+
+    /// Whether `text` has no token at all (it is empty or only delimiters).
+    pub(crate) fn has_no_tokens(&self, text: &[u8]) -> bool {
+        self.tokens(text).next().is_none()
+    }
+
+    /// At byte `pos` of `text`: whether a delimiter starts there, and how many bytes the
+    /// character there takes.
+    fn delimiter_at(&self, text: &[u8], pos: usize) -> (bool, usize) {
+        let byte = text[pos];
+        if byte.is_ascii() {
+            return (self.ascii[usize::from(byte)], 1);
+        }
+        if self.other.is_empty() {
+            return (false, 1);
+        }
+        let width = match byte {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => return (false, 1),
+        };
+        let decoded = text
+            .get(pos..pos + width)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .and_then(|s| s.chars().next());
+        match decoded {
+            Some(c) => (self.is_delimiter(c), width),
+            None => (false, 1),
+        }
+    }
+}
+
+/// Iterator over the tokens of one text; see [`Tokenizer::tokens`].
+#[derive(Debug, Clone)]
+pub(crate) struct Tokens<'t> {
+    tokenizer: &'t Tokenizer,
+    text: &'t [u8],
+    pos: usize,
+}
+
+impl<'t> Iterator for Tokens<'t> {
+    type Item = &'t [u8];
+
+    fn next(&mut self) -> Option<&'t [u8]> {
+        let text = self.text;
+        while self.pos < text.len() {
+            let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
+            if !is_delimiter {
+                break;
+            }
+            self.pos += width;
+        }
+        if self.pos >= text.len() {
+            return None;
+        }
+        let start = self.pos;
+        while self.pos < text.len() {
+            let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
+            if is_delimiter {
+                break;
+            }
+            self.pos += width;
+        }
+        Some(&text[start..self.pos.min(text.len())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens<'t>(tokenizer: &'t Tokenizer, text: &'t [u8]) -> Vec<&'t [u8]> {
+        tokenizer.tokens(text).collect()
+    }
+
+    #[test]
+    fn splits_on_ascii_delimiters_and_skips_runs() {
+        let tokenizer = Tokenizer::new(&[' ', ',']);
+        let text = b"  a,,b c ";
+        assert_eq!(tokens(&tokenizer, text), vec![&b"a"[..], b"b", b"c"]);
+        assert!(tokenizer.has_no_tokens(b" ,, "));
+        assert!(tokenizer.has_no_tokens(b""));
+    }
+
+    #[test]
+    fn splits_on_non_ascii_delimiters_and_keeps_invalid_bytes() {
+        let tokenizer = Tokenizer::new(&['，', ' ']);
+        let text = "甲，乙 丙".as_bytes();
+        let expected: Vec<&[u8]> = vec!["甲".as_bytes(), "乙".as_bytes(), "丙".as_bytes()];
+        assert_eq!(tokens(&tokenizer, text), expected);
+        let invalid = [0xff, b'a', b' ', 0xef, 0xbc];
+        assert_eq!(
+            tokens(&tokenizer, &invalid),
+            vec![&[0xff, b'a'][..], &[0xef, 0xbc]]
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! Routing: from method, path, `type` and project to one named API, then to its handler.
+//!
+//! SLS routes on more than the path (`GET /logstores/x?type=log` is GetLogs, without `type`
+//! it is GetLogStore; `GET /` is GetProject on a project host and ListProject on the bare
+//! endpoint), so routing is a match over the parsed request rather than an axum route table.
+//! Each API has a fixed name, used as the metrics label and in logs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::Method;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::handlers::{self, Context};
+use crate::request::ApiRequest;
+use crate::state::ServerState;
+
+/// Every API the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    ListProject,
+    CreateProject,
+    GetProject,
+    UpdateProject,
+    DeleteProject,
+    ListLogStores,
+    CreateLogStore,
+    GetLogStore,
+    UpdateLogStore,
+    DeleteLogStore,
+    PutLogs,
+    GetLogs,
+    GetLogsV2,
+    GetHistograms,
+    ListTopics,
+    CreateIndex,
+    UpdateIndex,
+    GetIndex,
+    DeleteIndex,
+    CreateAccount,
+    ListAccounts,
+    CreateUser,
+    ListUsers,
+    DeleteUser,
+    CreateAccessKey,
+    ListAccessKeys,
+    UpdateAccessKey,
+    DeleteAccessKey,
+}
+
+impl Api {
+    /// The API's name, as in SLS's documentation where it has one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::ListProject => "ListProject",
+            Api::CreateProject => "CreateProject",
+            Api::GetProject => "GetProject",
+            Api::UpdateProject => "UpdateProject",
+            Api::DeleteProject => "DeleteProject",
+            Api::ListLogStores => "ListLogStores",
+            Api::CreateLogStore => "CreateLogStore",
+            Api::GetLogStore => "GetLogStore",
+            Api::UpdateLogStore => "UpdateLogStore",
+            Api::DeleteLogStore => "DeleteLogStore",
+            Api::PutLogs => "PutLogs",
+            Api::GetLogs => "GetLogs",
+            Api::GetLogsV2 => "GetLogsV2",
+            Api::GetHistograms => "GetHistograms",
+            Api::ListTopics => "ListTopics",
+            Api::CreateIndex => "CreateIndex",
+            Api::UpdateIndex => "UpdateIndex",
+            Api::GetIndex => "GetIndex",
+            Api::DeleteIndex => "DeleteIndex",
+            Api::CreateAccount => "CreateAccount",
+            Api::ListAccounts => "ListAccounts",
+            Api::CreateUser => "CreateUser",
+            Api::ListUsers => "ListUsers",
+            Api::DeleteUser => "DeleteUser",
+            Api::CreateAccessKey => "CreateAccessKey",
+            Api::ListAccessKeys => "ListAccessKeys",
+            Api::UpdateAccessKey => "UpdateAccessKey",
+            Api::DeleteAccessKey => "DeleteAccessKey",
+        }
+    }
+}
+
+/// The API a request addresses and the names in its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Which API.
+    pub api: Api,
+    /// The path's resource name (logstore, user or AccessKey id), if it has one.
+    pub resource: Option<String>,
+}
+
+/// Resolves a request to an API, or `None` if Cairn serves no such API.
+pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool) -> Option<Route> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let plain = |api| {
+        Some(Route {
+            api,
+            resource: None,
+        })
+    };
+    let named = |api, name: &str| {
+        Some(Route {
+            api,
+            resource: Some(name.to_owned()),
+        })
+    };
+    match (method, segments.as_slice()) {
+        (&Method::GET, []) if has_project => plain(Api::GetProject),
+        (&Method::GET, []) => plain(Api::ListProject),
+        (&Method::POST, []) => plain(Api::CreateProject),
+        (&Method::PUT, []) => plain(Api::UpdateProject),
+        (&Method::DELETE, []) => plain(Api::DeleteProject),
+        (&Method::GET, ["iam", "accounts"]) => plain(Api::ListAccounts),
+        (&Method::POST, ["iam", "accounts"]) => plain(Api::CreateAccount),
+        (&Method::GET, ["iam", "users"]) => plain(Api::ListUsers),
+        (&Method::POST, ["iam", "users"]) => plain(Api::CreateUser),
+        (&Method::DELETE, ["iam", "users", user]) => named(Api::DeleteUser, user),
+        (&Method::GET, ["iam", "accesskeys"]) => plain(Api::ListAccessKeys),
+        (&Method::POST, ["iam", "accesskeys"]) => plain(Api::CreateAccessKey),
+        (&Method::PUT, ["iam", "accesskeys", key]) => named(Api::UpdateAccessKey, key),
+        (&Method::DELETE, ["iam", "accesskeys", key]) => named(Api::DeleteAccessKey, key),
+        (&Method::GET, ["logstores"]) => plain(Api::ListLogStores),
+        (&Method::POST, ["logstores"]) => plain(Api::CreateLogStore),
+        (&Method::GET, ["logstores", logstore]) => match kind {
+            None | Some("") => named(Api::GetLogStore, logstore),
+            Some("log") => named(Api::GetLogs, logstore),
+            Some("histogram") => named(Api::GetHistograms, logstore),
+            Some("topic") => named(Api::ListTopics, logstore),
+            Some(_) => None,
+        },
+        (&Method::PUT, ["logstores", logstore]) => named(Api::UpdateLogStore, logstore),
+        (&Method::DELETE, ["logstores", logstore]) => named(Api::DeleteLogStore, logstore),
+        (&Method::POST, ["logstores", logstore])
+        | (&Method::POST, ["logstores", logstore, "shards", "lb" | "route"]) => {
+            named(Api::PutLogs, logstore)
+        }
+        (&Method::POST, ["logstores", logstore, "logs"]) => named(Api::GetLogsV2, logstore),
+        (&Method::POST, ["logstores", logstore, "index"]) => named(Api::CreateIndex, logstore),
+        (&Method::PUT, ["logstores", logstore, "index"]) => named(Api::UpdateIndex, logstore),
+        (&Method::GET, ["logstores", logstore, "index"]) => named(Api::GetIndex, logstore),
+        (&Method::DELETE, ["logstores", logstore, "index"]) => named(Api::DeleteIndex, logstore),
+        _ => None,
+    }
+}
+
+/// Handles one API request end to end and records its metrics.
+pub async fn handle(
+    state: Arc<ServerState>,
+    peer: SocketAddr,
+    request: axum::extract::Request,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let span =
+        tracing::info_span!("request", request_id = %request_id, api = tracing::field::Empty);
+    let (api_name, outcome) = async {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let request = match ApiRequest::read(request, peer).await {
+            Ok(request) => request,
+            Err(error) => return ("Unknown", Err(error)),
+        };
+        let Some(route) = route(
+            &request.method,
+            &request.path,
+            request.query_param("type"),
+            request.project.is_some(),
+        ) else {
+            return (
+                "Unknown",
+                Err(ApiError::no_such_api(method.as_str(), &path)),
+            );
+        };
+        let api_name = route.api.name();
+        tracing::Span::current().record("api", api_name);
+        let outcome = match authenticate(&state, &request).await {
+            Ok(principal) => {
+                let context = Context {
+                    state: &state,
+                    request: &request,
+                    principal: &principal,
+                    resource: route.resource.as_deref(),
+                };
+                handlers::handle(route.api, context).await
+            }
+            Err(error) => Err(error),
+        };
+        (api_name, outcome)
+    }
+    .instrument(span.clone())
+    .await;
+    let elapsed = started.elapsed();
+    let _entered = span.enter();
+    match outcome {
+        Ok(response) => {
+            state.metrics.observe_request(api_name, "OK", elapsed);
+            tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "request handled");
+            response.into_http(&request_id)
+        }
+        Err(error) => {
+            state.metrics.observe_request(api_name, error.code, elapsed);
+            tracing::info!(code = error.code, message = %error.message, "request failed");
+            error.into_http(&request_id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(method: Method, path: &str, kind: Option<&str>, project: bool) -> Option<Api> {
+        route(&method, path, kind, project).map(|r| r.api)
+    }
+
+    #[test]
+    fn routes_follow_sls() {
+        assert_eq!(api(Method::GET, "/", None, false), Some(Api::ListProject));
+        assert_eq!(api(Method::GET, "/", None, true), Some(Api::GetProject));
+        assert_eq!(
+            api(Method::GET, "/logstores/app", Some("log"), true),
+            Some(Api::GetLogs)
+        );
+        assert_eq!(
+            api(Method::GET, "/logstores/app", None, true),
+            Some(Api::GetLogStore)
+        );
+        assert_eq!(
+            api(Method::POST, "/logstores/app/shards/lb", None, true),
+            Some(Api::PutLogs)
+        );
+        assert_eq!(
+            api(Method::POST, "/logstores/app/shards/route", None, true),
+            Some(Api::PutLogs)
+        );
+        assert_eq!(
+            api(Method::POST, "/logstores/app", None, true),
+            Some(Api::PutLogs)
+        );
+        assert_eq!(
+            api(Method::POST, "/logstores/app/logs", None, true),
+            Some(Api::GetLogsV2)
+        );
+        assert_eq!(
+            api(Method::GET, "/logstores/app", Some("histogram"), true),
+            Some(Api::GetHistograms)
+        );
+        assert_eq!(
+            api(Method::GET, "/logstores/app", Some("bogus"), true),
+            None
+        );
+        assert_eq!(api(Method::PATCH, "/", None, true), None);
+        let route = route(&Method::DELETE, "/iam/accesskeys/LTAIabc", None, false).unwrap();
+        assert_eq!(route.resource.as_deref(), Some("LTAIabc"));
+    }
+}

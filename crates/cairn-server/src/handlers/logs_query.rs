@@ -1,0 +1,365 @@
+//! Read APIs: GetLogs (v1 and v2), GetHistograms and ListTopics.
+//!
+//! A search runs over the logstore's records in the requested time range (nanosecond
+//! precision, `[from, to)`), keeps those matching the topic and the search expression, orders
+//! them by time (oldest first unless `reverse`) and returns one page (`offset`, `line`).
+//! SQL after `|` belongs to the query engine, which is not in this version: such a query gets a
+//! clear `ParameterInvalid` instead of a silent wrong answer.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_meta::{EntityKind, LogstoreRecord, ProjectRecord};
+use cairn_model::{IndexConfig, LogRecord, LogTime};
+use cairn_query::{parse_query, SearchMatcher};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{parse_bool, Context};
+use crate::error::ApiError;
+use crate::response::ApiResponse;
+
+/// The most rows one GetLogs page returns (SLS: 100).
+const MAX_LINES: u64 = 100;
+
+/// What a search asks for, from v1 query parameters or a v2 JSON body.
+#[derive(Debug)]
+struct SearchParameters {
+    from: LogTime,
+    to: LogTime,
+    query: String,
+    topic: Option<String>,
+    line: usize,
+    offset: usize,
+    reverse: bool,
+}
+
+/// The rows of one page and what it took to find them.
+struct SearchOutcome {
+    page: Vec<Arc<LogRecord>>,
+    matched: usize,
+    processed: usize,
+    elapsed_millis: u128,
+}
+
+pub async fn get_logs_v1(context: Context<'_>) -> Result<ApiResponse, ApiError> {
+    let (project, logstore) = context.authorized_logstore("log:GetLogStoreLogs").await?;
+    let parameters = parameters_from_query(&context)?;
+    let outcome = search(&context, &project, &logstore, &parameters).await?;
+    let rows: Vec<Value> = outcome.page.iter().map(|r| record_json(r)).collect();
+    Ok(ApiResponse::json(&Value::Array(rows))
+        .with_header("x-log-progress", "Complete")
+        .with_header("x-log-count", outcome.page.len().to_string())
+        .with_header("x-log-processed-rows", outcome.processed.to_string())
+        .with_header(
+            "x-log-elapsed-millisecond",
+            outcome.elapsed_millis.to_string(),
+        )
+        .with_header("x-log-has-sql", "False")
+        .with_header(
+            "x-log-query-info",
+            query_info(&parameters.query).to_string(),
+        )
+        .with_header("x-log-where-query", parameters.query.clone())
+        .with_header("x-log-agg-query", ""))
+}
+
+pub async fn get_logs_v2(context: Context<'_>) -> Result<ApiResponse, ApiError> {
+    let (project, logstore) = context.authorized_logstore("log:GetLogStoreLogs").await?;
+    let parameters = parameters_from_body(&context)?;
+    let outcome = search(&context, &project, &logstore, &parameters).await?;
+    let mut keys = BTreeSet::new();
+    let rows: Vec<Value> = outcome
+        .page
+        .iter()
+        .map(|record| {
+            keys.extend(record.contents.iter().map(|f| f.key_text().into_owned()));
+            record_json(record)
+        })
+        .collect();
+    let meta = json!({
+        "progress": "Complete",
+        "count": rows.len(),
+        "processedRows": outcome.processed,
+        "elapsedMillisecond": outcome.elapsed_millis,
+        "hasSQL": false,
+        "whereQuery": parameters.query,
+        "aggQuery": "",
+        "cpuSec": 0.0,
+        "cpuCores": 0,
+        "limited": 0,
+        "processedBytes": 0,
+        "telementryType": "logging",
+        "powerSql": false,
+        "insertedSQL": "",
+        "keys": keys,
+        "terms": [],
+        "marker": "",
+        "mode": 0,
+        "phraseQueryInfo": {"scanAll": false, "beginOffset": 0, "endOffset": 0, "endTime": 0},
+        "shard": -1,
+        "isAccurate": true,
+        "columnTypes": [],
+        "highlights": [],
+        "matchedCount": outcome.matched,
+    });
+    Ok(ApiResponse::json(&json!({ "meta": meta, "data": rows })))
+}
+
+pub async fn get_histograms(context: Context<'_>) -> Result<ApiResponse, ApiError> {
+    let (project, logstore) = context
+        .authorized_logstore("log:GetLogStoreHistogram")
+        .await?;
+    let mut parameters = parameters_from_query(&context)?;
+    parameters.offset = 0;
+    parameters.line = usize::MAX;
+    let interval = match context.query_u64("interval", 0)? {
+        0 => None,
+        seconds => Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
+    };
+    let records = matching_records(&context, &project, &logstore, &parameters).await?;
+    let buckets = cairn_query::histogram(
+        parameters.from.seconds,
+        parameters.to.seconds.max(parameters.from.seconds),
+        interval,
+        records.iter().map(|r| r.time.seconds),
+    );
+    let total: u64 = buckets.iter().map(|b| b.count).sum();
+    let body: Vec<Value> = buckets
+        .iter()
+        .map(|b| json!({"from": b.from, "to": b.to, "count": b.count, "progress": "Complete"}))
+        .collect();
+    Ok(ApiResponse::json(&Value::Array(body))
+        .with_header("x-log-progress", "Complete")
+        .with_header("x-log-count", total.to_string()))
+}
+
+pub async fn list_topics(context: Context<'_>) -> Result<ApiResponse, ApiError> {
+    let (_, logstore) = context.authorized_logstore("log:ListTopics").await?;
+    let line = context.query_u64("line", 100)?.clamp(1, 1000) as usize;
+    let token = context.request.query_param("token").unwrap_or("");
+    let all = context.state.engine.scan(
+        logstore.id,
+        LogTime::new(0, 0),
+        LogTime::new(u32::MAX, 999_999_999),
+    );
+    let topics: BTreeSet<String> = all
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.topic).into_owned())
+        .filter(|t| t.as_str() >= token)
+        .collect();
+    let page: Vec<&String> = topics.iter().take(line).collect();
+    let next = topics.iter().nth(line).cloned().unwrap_or_default();
+    Ok(ApiResponse::json(&json!(page))
+        .with_header("x-log-count", page.len().to_string())
+        .with_header("x-log-nexttoken", next))
+}
+
+async fn search(
+    context: &Context<'_>,
+    project: &ProjectRecord,
+    logstore: &LogstoreRecord,
+    parameters: &SearchParameters,
+) -> Result<SearchOutcome, ApiError> {
+    let started = Instant::now();
+    let mut matched = matching_records(context, project, logstore, parameters).await?;
+    let processed = matched.len();
+    matched.sort_by_key(|r| r.time);
+    if parameters.reverse {
+        matched.reverse();
+    }
+    let count = matched.len();
+    let page = matched
+        .into_iter()
+        .skip(parameters.offset)
+        .take(parameters.line)
+        .collect();
+    Ok(SearchOutcome {
+        page,
+        matched: count,
+        processed,
+        elapsed_millis: started.elapsed().as_millis(),
+    })
+}
+
+async fn matching_records(
+    context: &Context<'_>,
+    project: &ProjectRecord,
+    logstore: &LogstoreRecord,
+    parameters: &SearchParameters,
+) -> Result<Vec<Arc<LogRecord>>, ApiError> {
+    let query = parse_query(&parameters.query)?;
+    if let Some(sql) = &query.sql {
+        return Err(ApiError::parameter_invalid(format!(
+            "SQL analysis after `|` is not supported by this version of Cairn yet (got `{sql}`); \
+             remove the `| ...` part to search"
+        )));
+    }
+    let index = index_config(context, project, logstore).await?;
+    let matcher = SearchMatcher::new(&query.search, index.as_ref())?;
+    let topic = parameters.topic.as_deref().map(str::as_bytes);
+    Ok(context
+        .state
+        .engine
+        .scan(logstore.id, parameters.from, parameters.to)
+        .into_iter()
+        .filter(|record| topic.is_none_or(|t| record.topic == t))
+        .filter(|record| matcher.matches(record))
+        .collect())
+}
+
+async fn index_config(
+    context: &Context<'_>,
+    project: &ProjectRecord,
+    logstore: &LogstoreRecord,
+) -> Result<Option<IndexConfig>, ApiError> {
+    match context
+        .state
+        .meta
+        .get_index(&project.name, &logstore.name)
+        .await
+    {
+        Ok(config) => Ok(Some(config)),
+        Err(error) if error.is_not_found(EntityKind::Index) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn parameters_from_query(context: &Context<'_>) -> Result<SearchParameters, ApiError> {
+    let request = context.request;
+    let seconds = |name: &str| -> Result<u32, ApiError> {
+        let value = context.query_u64(name, 0)?;
+        u32::try_from(value)
+            .map_err(|_| ApiError::parameter_invalid(format!("{name} is out of range")))
+    };
+    let from = LogTime::new(seconds("from")?, seconds("fromNs")?);
+    let to = LogTime::new(seconds("to")?, seconds("toNs")?);
+    SearchParameters::checked(
+        from,
+        to,
+        request.query_param("query").unwrap_or("").to_owned(),
+        request.query_param("topic").map(str::to_owned),
+        context.query_u64("line", MAX_LINES)?,
+        context.query_u64("offset", 0)?,
+        parse_bool("reverse", request.query_param("reverse"))?,
+    )
+}
+
+/// The v2 body; numbers may arrive as JSON numbers or strings, booleans as either too.
+#[derive(Deserialize)]
+struct SearchBody {
+    from: Option<Value>,
+    to: Option<Value>,
+    #[serde(rename = "fromNs")]
+    from_ns: Option<Value>,
+    #[serde(rename = "toNs")]
+    to_ns: Option<Value>,
+    query: Option<String>,
+    topic: Option<String>,
+    line: Option<Value>,
+    offset: Option<Value>,
+    reverse: Option<Value>,
+}
+
+fn parameters_from_body(context: &Context<'_>) -> Result<SearchParameters, ApiError> {
+    let body: SearchBody = context.json_body()?;
+    let number = |name: &str, value: &Option<Value>, default: u64| -> Result<u64, ApiError> {
+        match value {
+            None | Some(Value::Null) => Some(default),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) if s.is_empty() => Some(default),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        }
+        .ok_or_else(|| {
+            ApiError::parameter_invalid(format!("{name} must be a non-negative integer"))
+        })
+    };
+    let seconds = |name: &str, value: &Option<Value>| -> Result<u32, ApiError> {
+        u32::try_from(number(name, value, 0)?)
+            .map_err(|_| ApiError::parameter_invalid(format!("{name} is out of range")))
+    };
+    let reverse = match &body.reverse {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => parse_bool("reverse", Some(s))?,
+        _ => false,
+    };
+    SearchParameters::checked(
+        LogTime::new(
+            seconds("from", &body.from)?,
+            seconds("fromNs", &body.from_ns)?,
+        ),
+        LogTime::new(seconds("to", &body.to)?, seconds("toNs", &body.to_ns)?),
+        body.query.unwrap_or_default(),
+        body.topic,
+        number("line", &body.line, MAX_LINES)?,
+        number("offset", &body.offset, 0)?,
+        reverse,
+    )
+}
+
+impl SearchParameters {
+    fn checked(
+        from: LogTime,
+        to: LogTime,
+        query: String,
+        topic: Option<String>,
+        line: u64,
+        offset: u64,
+        reverse: bool,
+    ) -> Result<Self, ApiError> {
+        if to < from {
+            return Err(ApiError::parameter_invalid(format!(
+                "to ({}) is before from ({})",
+                to.seconds, from.seconds
+            )));
+        }
+        if line > MAX_LINES {
+            return Err(ApiError::parameter_invalid(format!(
+                "line must be at most {MAX_LINES}, got {line}"
+            )));
+        }
+        Ok(Self {
+            from,
+            to,
+            query,
+            topic: topic.filter(|t| !t.is_empty()),
+            line: line as usize,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            reverse,
+        })
+    }
+}
+
+/// A record as SLS returns it: every value a string, reserved keys first.
+fn record_json(record: &LogRecord) -> Value {
+    let mut object = Map::new();
+    object.insert("__time__".into(), json!(record.time.seconds.to_string()));
+    object.insert(
+        "__time_ns_part__".into(),
+        json!(record.time.nanos.to_string()),
+    );
+    object.insert(
+        "__topic__".into(),
+        json!(String::from_utf8_lossy(&record.topic)),
+    );
+    object.insert(
+        "__source__".into(),
+        json!(String::from_utf8_lossy(&record.source)),
+    );
+    for tag in &record.tags {
+        object.insert(
+            format!("__tag__:{}", tag.key_text()),
+            json!(tag.value_text()),
+        );
+    }
+    for field in &record.contents {
+        object.insert(field.key_text().into_owned(), json!(field.value_text()));
+    }
+    Value::Object(object)
+}
+
+fn query_info(query: &str) -> Value {
+    json!({"mode": 0, "isAccurate": true, "where": query})
+}

@@ -1,0 +1,147 @@
+//! API handlers, one module per resource, and the helpers they share.
+//!
+//! Every handler authorises before it reads or changes anything: it resolves the resource
+//! (project, logstore), builds its ARN with the *owner's* account and asks
+//! [`cairn_iam::authorize`]. A principal of another account is therefore refused even when it
+//! names the resource exactly.
+
+mod iam;
+mod index;
+mod logs_query;
+mod logstores;
+mod projects;
+mod put_logs;
+
+use cairn_iam::Principal;
+use cairn_meta::{LogstoreRecord, ProjectRecord};
+use cairn_model::{LogstoreName, ResourceArn};
+use serde::de::DeserializeOwned;
+
+use crate::dispatch::Api;
+use crate::error::ApiError;
+use crate::request::ApiRequest;
+use crate::response::ApiResponse;
+use crate::state::ServerState;
+
+/// What a handler gets: the state, the request, who sent it and the path's resource name.
+pub struct Context<'a> {
+    /// Shared server state.
+    pub state: &'a ServerState,
+    /// The parsed request.
+    pub request: &'a ApiRequest,
+    /// The authenticated caller.
+    pub principal: &'a Principal,
+    /// The logstore, user or AccessKey named in the path.
+    pub resource: Option<&'a str>,
+}
+
+/// Runs the handler of `api`.
+pub async fn handle(api: Api, context: Context<'_>) -> Result<ApiResponse, ApiError> {
+    match api {
+        Api::ListProject => projects::list(context).await,
+        Api::CreateProject => projects::create(context).await,
+        Api::GetProject => projects::get(context).await,
+        Api::UpdateProject => projects::update(context).await,
+        Api::DeleteProject => projects::delete(context).await,
+        Api::ListLogStores => logstores::list(context).await,
+        Api::CreateLogStore => logstores::create(context).await,
+        Api::GetLogStore => logstores::get(context).await,
+        Api::UpdateLogStore => logstores::update(context).await,
+        Api::DeleteLogStore => logstores::delete(context).await,
+        Api::PutLogs => put_logs::put_logs(context).await,
+        Api::GetLogs => logs_query::get_logs_v1(context).await,
+        Api::GetLogsV2 => logs_query::get_logs_v2(context).await,
+        Api::GetHistograms => logs_query::get_histograms(context).await,
+        Api::ListTopics => logs_query::list_topics(context).await,
+        Api::CreateIndex => index::create(context).await,
+        Api::UpdateIndex => index::update(context).await,
+        Api::GetIndex => index::get(context).await,
+        Api::DeleteIndex => index::delete(context).await,
+        Api::CreateAccount => iam::create_account(context).await,
+        Api::ListAccounts => iam::list_accounts(context).await,
+        Api::CreateUser => iam::create_user(context).await,
+        Api::ListUsers => iam::list_users(context).await,
+        Api::DeleteUser => iam::delete_user(context).await,
+        Api::CreateAccessKey => iam::create_access_key(context).await,
+        Api::ListAccessKeys => iam::list_access_keys(context).await,
+        Api::UpdateAccessKey => iam::update_access_key(context).await,
+        Api::DeleteAccessKey => iam::delete_access_key(context).await,
+    }
+}
+
+impl Context<'_> {
+    /// Loads the request's project and checks the caller may perform `action` on it.
+    pub async fn authorized_project(&self, action: &str) -> Result<ProjectRecord, ApiError> {
+        let name = self.request.project_name()?;
+        let project = self.state.meta.get_project(&name).await?;
+        let arn = ResourceArn::project(&self.state.region, project.account, &project.name);
+        cairn_iam::authorize(self.principal, action, &arn)?;
+        Ok(project)
+    }
+
+    /// Loads the path's logstore and checks the caller may perform `action` on it.
+    pub async fn authorized_logstore(
+        &self,
+        action: &str,
+    ) -> Result<(ProjectRecord, LogstoreRecord), ApiError> {
+        let name = self.request.project_name()?;
+        let project = self.state.meta.get_project(&name).await?;
+        let logstore_text = self.resource.unwrap_or_default();
+        let logstore_name = LogstoreName::parse(logstore_text)
+            .map_err(|_| ApiError::logstore_not_exist(logstore_text))?;
+        let arn = ResourceArn::logstore(
+            &self.state.region,
+            project.account,
+            &project.name,
+            &logstore_name,
+        );
+        cairn_iam::authorize(self.principal, action, &arn)?;
+        let logstore = self
+            .state
+            .meta
+            .get_logstore(&project.name, &logstore_name)
+            .await?;
+        Ok((project, logstore))
+    }
+
+    /// The request body as JSON of type `T`; `ParameterInvalid` naming the problem otherwise.
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let body: &[u8] = if self.request.body.is_empty() {
+            b"{}"
+        } else {
+            &self.request.body
+        };
+        serde_json::from_slice(body)
+            .map_err(|error| ApiError::parameter_invalid(format!("invalid JSON body: {error}")))
+    }
+
+    /// An unsigned integer query parameter, or `default` when absent.
+    pub fn query_u64(&self, name: &str, default: u64) -> Result<u64, ApiError> {
+        match self.request.query_param(name) {
+            None | Some("") => Ok(default),
+            Some(text) => text.trim().parse().map_err(|_| {
+                ApiError::parameter_invalid(format!(
+                    "query parameter {name} must be a non-negative integer, got {text:?}"
+                ))
+            }),
+        }
+    }
+}
+
+/// Parses a boolean the way SLS clients send it: `true`/`false` in any case (Python sends
+/// `True`/`False`), `1`/`0`.
+pub fn parse_bool(name: &str, text: Option<&str>) -> Result<bool, ApiError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("true") || value == "1" => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("false") || value == "0" => Ok(false),
+        Some(value) => Err(ApiError::parameter_invalid(format!(
+            "{name} must be true or false, got {value:?}"
+        ))),
+    }
+}
+
+/// The current time in Unix seconds.
+pub fn now_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,274 @@
+//! [`LogEngine`]: the public face of the durable ingest path.
+//!
+//! Invariants:
+//! - `append` returns `Ok` only after its record is fsynced in the WAL and visible to `scan`.
+//! - `scan` never blocks on the WAL and never sees an unacknowledged record.
+//! - All writes go through the one writer thread (see `crate::writer`); the engine itself
+//!   holds only the channel to it and read access to the memtable, so it is cheap to share
+//!   behind an `Arc`.
+//! - Dropping the engine closes the channel and waits for the writer to finish the batch in
+//!   flight, so the WAL directory's lock is free again when `drop` returns.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use cairn_model::{LogGroupData, LogRecord, LogTime, LogstoreId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::memtable::Memtable;
+use crate::state::IngestState;
+use crate::wal::codec::{self, AppendEntry, EncodeError};
+use crate::wal::{FsyncTimer, WalOptions, WalStats, WriteAheadLog};
+use crate::writer::{Command, PreparedAppend, Writer};
+use crate::{EngineConfig, StoreError};
+
+/// Commands that may wait for the writer before appenders are held back.
+const COMMAND_QUEUE_DEPTH: usize = 1024;
+
+/// One PutLogs group to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendRequest {
+    /// The logstore written.
+    pub logstore: LogstoreId,
+    /// The shard written (part of the exactly-once key).
+    pub shard: u32,
+    /// The producer's key and sequence id, for exactly-once delivery; `None` for clients
+    /// that do not send one.
+    pub producer: Option<ProducerSequence>,
+    /// The records.
+    pub group: LogGroupData,
+}
+
+/// A producer's identity and the sequence id of one of its requests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProducerSequence {
+    /// The producer key (an agent's or SDK producer's stable id), at most 4 KiB.
+    pub key: String,
+    /// Grows with every request of the producer; a request whose id is not above the last
+    /// committed one is a replay.
+    pub sequence_id: u64,
+}
+
+/// What an acknowledged append stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// Number of records stored.
+    pub records: usize,
+    /// Their raw size, as SLS meters it ([`LogRecord::raw_size`]).
+    pub raw_bytes: usize,
+    /// The logstore-wide offset of the first record: offsets grow by one per record, in
+    /// acknowledgement order, and survive restarts.
+    pub first_offset: u64,
+}
+
+/// A snapshot of the engine's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Records held in memory (all logstores).
+    pub records: u64,
+    /// Their raw bytes.
+    pub raw_bytes: u64,
+    /// Bytes of all WAL segment files.
+    pub wal_bytes: u64,
+    /// Number of WAL segment files.
+    pub segments: u64,
+}
+
+/// The durable ingest engine: a group-committed WAL in front of an in-memory table.
+pub struct LogEngine {
+    commands: mpsc::Sender<Command>,
+    memtable: Arc<Memtable>,
+    wal_stats: Arc<WalStats>,
+    shutting_down: AtomicBool,
+    writer_thread: Option<JoinHandle<()>>,
+}
+
+impl LogEngine {
+    /// Opens the WAL in `config.wal_dir` (creating it), replays every segment into the
+    /// memtable and the producer table (cutting a torn tail away), and starts the writer.
+    pub async fn open(config: EngineConfig) -> Result<Self, StoreError> {
+        let memtable = Arc::new(Memtable::default());
+        let replay_memtable = Arc::clone(&memtable);
+        let opened = tokio::task::spawn_blocking(move || -> Result<Writer, StoreError> {
+            let mut state = IngestState::new(replay_memtable);
+            let wal = WriteAheadLog::open(
+                WalOptions {
+                    directory: config.wal_dir.clone(),
+                    segment_max_bytes: config.segment_max_bytes,
+                    fsync_timer: FsyncTimer::new(config.on_fsync.clone()),
+                },
+                &mut |record, path, offset| state.replay(record, path, offset),
+            )?;
+            Ok(Writer {
+                wal,
+                state,
+                min_free_disk_bytes: config.min_free_disk_bytes,
+                segment_max_bytes: config.segment_max_bytes,
+                failure: None,
+            })
+        })
+        .await
+        .map_err(|error| StoreError::Io(std::io::Error::other(error)))?;
+        let writer = opened?;
+        let wal_stats = writer.wal.stats();
+        tracing::info!(
+            records = memtable.record_count(),
+            producers = writer.state.producer_count(),
+            "log engine opened"
+        );
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("cairn-wal-writer".to_owned())
+            .spawn(move || writer.run(receiver))?;
+        Ok(Self {
+            commands,
+            memtable,
+            wal_stats,
+            shutting_down: AtomicBool::new(false),
+            writer_thread: Some(thread),
+        })
+    }
+
+    /// Appends one PutLogs group. Returns only after the record is written and fsynced
+    /// (concurrent appends share one fsync); after `Ok` the records are visible to
+    /// [`LogEngine::scan`]. A producer sequence id not above the last committed one for the
+    /// same (logstore, shard, key) is refused with [`StoreError::InvalidSequenceId`], and
+    /// nothing is written.
+    ///
+    /// Dropping the returned future after the request was queued does not cancel it: the
+    /// group may still be stored, as when a client's connection breaks after sending.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendReceipt, StoreError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(StoreError::ShuttingDown);
+        }
+        let AppendRequest {
+            logstore,
+            shard,
+            producer,
+            group,
+        } = request;
+        let entry = AppendEntry {
+            logstore,
+            first_offset: 0,
+            shard,
+            producer,
+            group,
+        };
+        let payload = codec::encode_append(0, &entry).map_err(|error| match error {
+            EncodeError::TooLarge { bytes, limit } => StoreError::RecordTooLarge { bytes, limit },
+            EncodeError::ProducerKeyTooLong { .. } => StoreError::InvalidAppend {
+                reason: error.to_string(),
+            },
+        })?;
+        let AppendEntry {
+            producer, group, ..
+        } = entry;
+        let records: Vec<Arc<LogRecord>> = group.into_records().into_iter().map(Arc::new).collect();
+        let raw_bytes = records.iter().map(|record| record.raw_size() as u64).sum();
+        let (reply, answer) = oneshot::channel();
+        let append = PreparedAppend {
+            logstore,
+            shard,
+            producer,
+            payload,
+            records,
+            raw_bytes,
+        };
+        self.send(Command::Append { append, reply }).await?;
+        answer.await.map_err(|_| self.writer_gone())?
+    }
+
+    /// Records of a logstore whose time is in `[from, to)` (compared in nanoseconds), in
+    /// arrival order. The result is a snapshot: later appends do not change it.
+    pub fn scan(&self, logstore: LogstoreId, from: LogTime, to: LogTime) -> Vec<Arc<LogRecord>> {
+        self.memtable.scan(logstore, from, to)
+    }
+
+    /// Forgets a logstore's records and producer sequence ids (the logstore was deleted):
+    /// writes a durable tombstone first, so replay does not resurrect them. Later appends
+    /// to the logstore are refused with [`StoreError::LogstoreDropped`].
+    pub async fn drop_logstore(&self, logstore: LogstoreId) -> Result<(), StoreError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(StoreError::ShuttingDown);
+        }
+        let payload = codec::encode_drop_logstore(0, logstore);
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::DropLogstore {
+            logstore,
+            payload,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| self.writer_gone())?
+    }
+
+    /// Stops accepting writes, lets every append already queued complete, fsyncs and closes
+    /// the WAL. Called on SIGTERM; calling it again returns `Ok`.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        self.shutting_down.store(true, Ordering::Release);
+        let (reply, answer) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { reply })
+            .await
+            .is_err()
+        {
+            // The writer already stopped after an earlier shutdown.
+            return Ok(());
+        }
+        answer.await.unwrap_or(Ok(()))
+    }
+
+    /// Current sizes: records and raw bytes in memory, WAL bytes and segment files.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            records: self.memtable.record_count(),
+            raw_bytes: self.memtable.raw_bytes(),
+            wal_bytes: self.wal_stats.bytes(),
+            segments: self.wal_stats.segments(),
+        }
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StoreError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| self.writer_gone())
+    }
+
+    /// The error for a writer that no longer answers.
+    fn writer_gone(&self) -> StoreError {
+        if self.shutting_down.load(Ordering::Acquire) {
+            StoreError::ShuttingDown
+        } else {
+            StoreError::WalFailed {
+                reason: "the wal writer thread stopped".to_owned(),
+            }
+        }
+    }
+}
+
+impl Drop for LogEngine {
+    fn drop(&mut self) {
+        // Close the channel (the writer then drains it and exits), and wait, so that the
+        // directory lock is released when the engine is gone.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.commands, closed));
+        if let Some(thread) = self.writer_thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the wal writer thread panicked");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for LogEngine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LogEngine")
+            .field("stats", &self.stats())
+            .field("shutting_down", &self.shutting_down.load(Ordering::Relaxed))
+            .finish()
+    }
+}

@@ -1,0 +1,172 @@
+//! `cairn serve` configuration: defaults, then a TOML file, then `CAIRN_*` environment
+//! variables, then command-line flags, each overriding the one before.
+//!
+//! Parsing (serde, unknown keys refused) is separate from validation ([`ServeConfig::validate`]),
+//! so a typo in a key and a bad value get different, precise errors.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Flags of `cairn serve`; each may also come from its environment variable.
+#[derive(Debug, clap::Args)]
+pub struct ServeArguments {
+    /// A TOML config file with any of: data_dir, listen, region, log_format.
+    #[arg(long, env = "CAIRN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where Cairn keeps everything: metastore, write-ahead log, objects, keys [default: ./cairn-data].
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The address to serve on [default: 127.0.0.1:7480].
+    #[arg(long, env = "CAIRN_LISTEN")]
+    pub listen: Option<String>,
+    /// The region name used in resource ARNs [default: cairn].
+    #[arg(long, env = "CAIRN_REGION")]
+    pub region: Option<String>,
+    /// Log output: `text` for people, `json` for log collectors [default: text].
+    #[arg(long, env = "CAIRN_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    region: Option<String>,
+    log_format: Option<String>,
+}
+
+/// How the server logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The resolved, validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// The region in ARNs.
+    pub region: String,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// Merges defaults, the config file (if any) and the flags/env, then validates.
+    pub fn resolve(arguments: ServeArguments) -> anyhow::Result<Self> {
+        let file = match &arguments.config {
+            Some(path) => load_file(path)?,
+            None => ServeConfigFile::default(),
+        };
+        let data_dir = arguments
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("cairn-data"));
+        let listen = arguments
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:7480".to_owned());
+        let region = arguments
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "cairn".to_owned());
+        let log_format = arguments
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".to_owned());
+        Self::validate(data_dir, &listen, region, &log_format)
+    }
+
+    fn validate(
+        data_dir: PathBuf,
+        listen: &str,
+        region: String,
+        log_format: &str,
+    ) -> anyhow::Result<Self> {
+        let listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("listen address {listen:?} is not IP:PORT"))?;
+        let region_ok = !region.is_empty()
+            && region.len() <= 64
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            bail!("region {region:?} must be 1 to 64 lowercase letters, digits or hyphens");
+        }
+        let log_format = match log_format {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("log_format {other:?} must be text or json"),
+        };
+        Ok(Self {
+            data_dir,
+            listen,
+            region,
+            log_format,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<ServeConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments() -> ServeArguments {
+        ServeArguments {
+            config: None,
+            data_dir: None,
+            listen: None,
+            region: None,
+            log_format: None,
+        }
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let config = ServeConfig::resolve(arguments()).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("cairn-data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7480");
+        assert_eq!(config.region, "cairn");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nregion = \"eu-1\"\n").unwrap();
+        let mut args = arguments();
+        args.config = Some(path.clone());
+        args.region = Some("us-2".into());
+        let config = ServeConfig::resolve(args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.region, "us-2");
+
+        std::fs::write(&path, "listn = \"127.0.0.1:9000\"\n").unwrap();
+        let mut args = arguments();
+        args.config = Some(path);
+        let error = format!("{:#}", ServeConfig::resolve(args).unwrap_err());
+        assert!(error.contains("listn"), "{error}");
+
+        let mut args = arguments();
+        args.listen = Some("nowhere".into());
+        assert!(ServeConfig::resolve(args).is_err());
+    }
+}

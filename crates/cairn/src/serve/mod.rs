@@ -1,0 +1,123 @@
+//! `cairn serve`: opens the data directory, bootstraps the operator account on first start,
+//! and serves until SIGTERM or SIGINT.
+//!
+//! Data directory layout:
+//! - `meta.sqlite` — the metastore (accounts, keys, projects, logstores, index configs);
+//! - `wal/` — the write-ahead log;
+//! - `objects/` — the local object store (splits will live here);
+//! - `master.key` — the key that encrypts AccessKey secrets (0600; or `CAIRN_MASTER_KEY`);
+//! - `server.json` — which account is the operator account;
+//! - `credentials.json` — the operator's first AccessKey (0600), written once for the user.
+//!
+//! Shutdown order: stop accepting, let in-flight requests finish, then flush the WAL.
+
+mod bootstrap;
+mod config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use cairn_iam::{Iam, MasterKey};
+use cairn_meta::{Metastore, SqliteMetastore};
+use cairn_server::{ServerMetrics, ServerState};
+use cairn_store::{EngineConfig, LogEngine};
+
+pub use config::ServeArguments;
+use config::{LogFormat, ServeConfig};
+
+/// Runs the server until a shutdown signal.
+pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
+    let config = ServeConfig::resolve(arguments)?;
+    init_tracing(config.log_format);
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+
+    let meta: Arc<dyn Metastore> = Arc::new(
+        SqliteMetastore::open(&data_dir.join("meta.sqlite"))
+            .await
+            .context("cannot open the metastore")?,
+    );
+    let master_key = match std::env::var("CAIRN_MASTER_KEY") {
+        Ok(value) => MasterKey::from_env_value(&value).context("CAIRN_MASTER_KEY is invalid")?,
+        Err(_) => MasterKey::load_or_create(&data_dir.join("master.key"))
+            .context("cannot load the master key")?,
+    };
+    let iam = Arc::new(Iam::new(meta.clone(), master_key));
+    let operator = bootstrap::operator_account(data_dir, &meta, &iam, &config).await?;
+    bootstrap::check_object_store(data_dir).await?;
+
+    let metrics = ServerMetrics::new();
+    let fsync_histogram = metrics.wal_fsync_seconds.clone();
+    let engine = Arc::new(
+        LogEngine::open(EngineConfig {
+            wal_dir: data_dir.join("wal"),
+            on_fsync: Some(Arc::new(move |latency| {
+                fsync_histogram.observe(latency.as_secs_f64())
+            })),
+            ..EngineConfig::default()
+        })
+        .await
+        .context("cannot open the write-ahead log")?,
+    );
+
+    let state = ServerState::new(
+        meta,
+        iam,
+        engine.clone(),
+        metrics,
+        config.region.clone(),
+        operator,
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %data_dir.display(), "cairn is ready");
+    cairn_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("requests drained, flushing the write-ahead log");
+    engine
+        .shutdown()
+        .await
+        .context("cannot flush the write-ahead log")?;
+    tracing::info!("cairn stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

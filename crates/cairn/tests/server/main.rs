@@ -1,0 +1,7 @@
+//! Integration tests: each starts the real `cairn serve` binary on a free loopback port with a
+//! temporary data directory and talks to it over HTTP, signing like SLS clients do.
+
+mod api;
+mod durability;
+mod harness;
+mod security;
