@@ -1,15 +1,19 @@
 //! The parsed form of an SLS search statement, and its canonical text.
 //!
+//! How a value is written decides how its tokens must appear (see [`ValueForm`]): unquoted
+//! (`error`, `a/b`) and quoted (`"a b"`) values need every token somewhere, in any order;
+//! only a phrase (`#"a b"`) needs its tokens consecutively, in order, within one value.
+//!
 //! Invariants of a [`SearchExpression`] built by the parser:
 //! - `And` and `Or` hold at least two children; chains are n-ary (`a and b and c` is one `And`
 //!   of three), so the tree is only as deep as the query's parentheses and `not`s (at most 64).
-//! - Unquoted text (`Term::text`, `Field::text` with `quoted == false`) is in *pattern form*:
-//!   `*` and `?` are wildcards, and `\*`, `\?`, `\\` stand for the literal characters. No other
-//!   backslash appears in pattern form. Quoted text is literal.
+//! - Unquoted text (`Term::text`, `Field::text` with [`ValueForm::Unquoted`]) is in *pattern
+//!   form*: `*` and `?` are wildcards, and `\*`, `\?`, `\\` stand for the literal characters. No
+//!   other backslash appears in pattern form. Quoted and phrase text is literal.
 //! - Field names are unescaped: `__tag__:host` is the name of the tag `host`.
 //!
 //! [`Display`](std::fmt::Display) prints canonical query text that parses back to an equal
-//! expression.
+//! expression (phrases print as `#"..."`).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -22,26 +26,34 @@ pub enum SearchExpression {
     /// `*` or an empty statement: every record matches.
     MatchAll,
     /// An unquoted full-text keyword, in pattern form (may hold `*` / `?` wildcards). Text with
-    /// delimiters in it is split into tokens that must appear consecutively.
+    /// delimiters in it is split into tokens that must all appear, in any order
+    /// ([`ValueForm::Unquoted`]).
     Term {
         /// The keyword in pattern form.
         text: String,
     },
-    /// A quoted full-text phrase (`"a b"`): its tokens must appear consecutively. Literal, no
-    /// wildcards.
+    /// Quoted full text (`"a b"`): literal (no wildcards, keywords and delimiters are plain
+    /// text), and its tokens must all appear, in any order ([`ValueForm::Quoted`]).
+    Quoted {
+        /// The text, unescaped.
+        text: String,
+    },
+    /// A full-text phrase (`#"a b"`): literal, and its tokens must appear consecutively, in
+    /// order, within one value ([`ValueForm::Phrase`]).
     Phrase {
         /// The phrase, unescaped.
         text: String,
     },
-    /// `key: value`: on a text field the value's tokens must appear consecutively in the
-    /// field; on a long/double field the value must equal the field numerically.
+    /// `key: value`, `key: "value"` or `key: #"value"`: on a text field the value's tokens must
+    /// appear in the field as [`ValueForm`] says; on a long/double field the value must equal
+    /// the field numerically.
     Field {
         /// The field name or alias.
         field: String,
-        /// The value: pattern form when unquoted, literal when quoted.
+        /// The value: pattern form when unquoted, literal otherwise.
         text: String,
-        /// Whether the value was quoted (quoted values have no wildcards).
-        quoted: bool,
+        /// How the value was written.
+        form: ValueForm,
     },
     /// `key: *`: the record has the field, whatever its value.
     Exists {
@@ -76,6 +88,39 @@ pub enum SearchExpression {
     Or(Vec<SearchExpression>),
     /// The child does not match.
     Not(Box<SearchExpression>),
+}
+
+/// How a search value was written, which decides how its tokens must appear.
+///
+/// SLS splits every value into tokens with the index's delimiters. Double quotes only make a
+/// value literal; they do not make it a phrase. SLS's "Phrase search" doc
+/// (<https://www.alibabacloud.com/help/en/doc-detail/416724.html>) says `#"abc def"` first runs
+/// the non-phrase search `"abc def"` (which "matches all logs containing abc and def,
+/// regardless of order"), then keeps the logs holding the exact phrase; its examples contrast
+/// the non-phrase searches `"redo_index/1"` and `time_local: 02/Mar` (which "match some of the
+/// keywords") with `#"redo_index/1"` and `time_local: #"02/Mar"` (which match the whole
+/// phrase). So unquoted text with delimiters in it is not a phrase either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueForm {
+    /// `value`: pattern form (`*` / `?` are wildcards); every token must appear, in any order.
+    Unquoted,
+    /// `"value"`: literal; every token must appear, in any order.
+    Quoted,
+    /// `#"value"`: literal; the tokens must appear consecutively and in order in one value.
+    Phrase,
+}
+
+impl ValueForm {
+    /// Whether `*` and `?` in the value are wildcards.
+    pub fn has_wildcards(self) -> bool {
+        self == Self::Unquoted
+    }
+
+    /// Whether the tokens must appear consecutively and in order in one value (else each
+    /// token may appear anywhere).
+    pub fn is_phrase(self) -> bool {
+        self == Self::Phrase
+    }
 }
 
 /// A numeric comparison operator.
@@ -192,18 +237,21 @@ impl fmt::Display for SearchExpression {
         match self {
             Self::MatchAll => f.write_str("*"),
             Self::Term { text } => write_pattern(f, text),
-            Self::Phrase { text } => write_quoted(f, text),
-            Self::Field {
-                field,
-                text,
-                quoted,
-            } => {
+            Self::Quoted { text } => write_quoted(f, text),
+            Self::Phrase { text } => {
+                f.write_str("#")?;
+                write_quoted(f, text)
+            }
+            Self::Field { field, text, form } => {
                 write_field_name(f, field)?;
                 f.write_str(": ")?;
-                if *quoted {
-                    write_quoted(f, text)
-                } else {
-                    write_pattern(f, text)
+                match form {
+                    ValueForm::Unquoted => write_pattern(f, text),
+                    ValueForm::Quoted => write_quoted(f, text),
+                    ValueForm::Phrase => {
+                        f.write_str("#")?;
+                        write_quoted(f, text)
+                    }
                 }
             }
             Self::Exists { field } => {

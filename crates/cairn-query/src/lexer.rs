@@ -8,6 +8,10 @@
 //! Offsets in [`Token`] are byte offsets; errors report 0-based *character* positions.
 //! A backslash escapes the next character outside quotes; inside quotes only `\"` and `\\`
 //! are escapes, any other backslash is literal (so `"C:\logs"` needs no doubling).
+//!
+//! `#` directly followed by `"` at the start of a token marks a phrase (`#"a b"`, also after
+//! `key:`). Anywhere else `#` is an ordinary character of a word (`#refused`, `a#"b"` is the
+//! word `a#` then the quoted `"b"`); `\#"b"` is the word `#` then the quoted `"b"`.
 
 use crate::ast::{CompareOp, Number};
 use crate::QueryError;
@@ -28,6 +32,8 @@ pub(crate) enum TokenKind {
     Word,
     /// A double-quoted string, unescaped.
     Quoted(String),
+    /// `#` and a double-quoted string: a phrase, unescaped.
+    Phrase(String),
     /// `(`
     LeftParen,
     /// `)`
@@ -150,7 +156,22 @@ pub(crate) fn lex(src: &str, pos: usize, mode: Mode) -> Result<Token, QueryError
     match first {
         '(' => single(TokenKind::LeftParen),
         ')' => single(TokenKind::RightParen),
-        '"' => lex_quoted(src, start),
+        '"' => {
+            let (text, end) = lex_quoted(src, start)?;
+            Ok(Token {
+                kind: TokenKind::Quoted(text),
+                start,
+                end,
+            })
+        }
+        '#' if src[start + 1..].starts_with('"') => {
+            let (text, end) = lex_quoted(src, start + 1)?;
+            Ok(Token {
+                kind: TokenKind::Phrase(text),
+                start,
+                end,
+            })
+        }
         '|' => Err(syntax_error(
             src,
             start,
@@ -202,18 +223,14 @@ fn lex_word(src: &str, start: usize, mode: Mode) -> Result<Token, QueryError> {
     })
 }
 
-fn lex_quoted(src: &str, start: usize) -> Result<Token, QueryError> {
+/// Reads the double-quoted string whose opening quote is at byte `start`: its unescaped text
+/// and the byte offset just past its closing quote.
+fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), QueryError> {
     let mut text = String::new();
     let mut chars = src[start + 1..].char_indices();
     while let Some((offset, c)) = chars.next() {
         match c {
-            '"' => {
-                return Ok(Token {
-                    kind: TokenKind::Quoted(text),
-                    start,
-                    end: start + 1 + offset + 1,
-                })
-            }
+            '"' => return Ok((text, start + 1 + offset + 1)),
             '\\' => match chars.next() {
                 Some((_, escaped @ ('"' | '\\'))) => text.push(escaped),
                 Some((_, other)) => {
@@ -364,6 +381,34 @@ mod tests {
             quoted.kind,
             TokenKind::Quoted(r#"say "hi" C:\x"#.to_owned())
         );
+    }
+
+    #[test]
+    fn hash_before_a_quote_marks_a_phrase_in_both_modes() {
+        for mode in [Mode::Normal, Mode::Value] {
+            let phrase = lex(r#" #"a \"b\" c" x"#, 0, mode).unwrap();
+            assert_eq!(
+                (phrase.kind, phrase.start, phrase.end),
+                (TokenKind::Phrase(r#"a "b" c"#.to_owned()), 1, 13)
+            );
+        }
+        // `#` not followed by a quote is part of a word, as is a `#` inside a word.
+        let word = lex("#refused", 0, Mode::Value).unwrap();
+        assert_eq!((word.kind, word.end), (TokenKind::Word, 8));
+        let word = lex(r#"a#"b""#, 0, Mode::Normal).unwrap();
+        assert_eq!((word.kind, word.end), (TokenKind::Word, 2));
+        let word = lex(r#"\#"b""#, 0, Mode::Normal).unwrap();
+        assert_eq!((word.kind, word.end), (TokenKind::Word, 2));
+        let word = lex(r#"# "b""#, 0, Mode::Normal).unwrap();
+        assert_eq!((word.kind, word.end), (TokenKind::Word, 1));
+        // An unclosed phrase points at its quote.
+        let error = lex(r#"x #"ab"#, 2, Mode::Normal).unwrap_err();
+        assert!(
+            matches!(&error, QueryError::Syntax { position: 3, message } if message.contains("never closed")),
+            "{error:?}"
+        );
+        // SQL splitting still sees the quotes of a phrase.
+        assert_eq!(split_sql(r#"#"a|b" | x"#), (r#"#"a|b" "#, Some("x")));
     }
 
     #[test]

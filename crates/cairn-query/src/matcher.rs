@@ -4,12 +4,21 @@
 //! value into token patterns once; [`SearchMatcher::matches`] then only walks record bytes.
 //!
 //! Semantics, and where Cairn is deliberately more lenient than SLS:
-//! - Full-text terms and phrases match the tokens of content keys and values (SLS indexes
-//!   both), honouring `include_keys` / `exclude_keys`; `__topic__`, `__source__` and tags are
-//!   reached with field syntax only. A phrase does not span from a key into its value.
+//! - A value is split into tokens with the delimiters of the text it searches. Unquoted
+//!   (`a/b`) and quoted (`"a b"`) values need every token, in any order and at any position;
+//!   a phrase (`#"a b"`) needs its tokens consecutively and in order within one value (see
+//!   [`ValueForm`] for the SLS documentation behind this). `*` / `?` are wildcards only in
+//!   unquoted values.
+//! - Full-text search matches the tokens of content keys and values (SLS indexes both),
+//!   honouring `include_keys` / `exclude_keys`; `__topic__`, `__source__` and tags are reached
+//!   with field syntax only. The tokens of a full-text term or quoted text may each be in a
+//!   different key or value; a phrase stays within one value (or one key), never spanning from
+//!   a key into its value. `key: value` looks in that field only, whatever the form.
 //! - With no index config (or one with neither `line` nor `keys`), full text uses SLS's
 //!   default delimiters, case-insensitively, and every field is searchable as text.
-//! - With field indexes but no full-text index, a term searches every `text`/`json` field.
+//! - With field indexes but no full-text index, a full-text search looks in every
+//!   `text`/`json` field, with each field's delimiters; all of its tokens must then be in the
+//!   same field.
 //! - `key: value` on a field without a field index is searched as text (with the full-text
 //!   delimiters and case mode, or SLS's defaults), where SLS would find nothing.
 //! - `key > n`, `key in [a b]` and `key = n` on a field without a field index parse the
@@ -22,8 +31,8 @@
 
 use cairn_model::{FieldIndexType, IndexConfig, LogRecord, DEFAULT_TOKEN_DELIMITERS};
 
-use crate::ast::{CompareOp, Number, SearchExpression};
-use crate::pattern::Phrase;
+use crate::ast::{CompareOp, Number, SearchExpression, ValueForm};
+use crate::pattern::TextSearch;
 use crate::tokenizer::Tokenizer;
 use crate::QueryError;
 
@@ -39,7 +48,7 @@ enum Node {
     FullText(FullText),
     FieldText {
         field: String,
-        phrase: Phrase,
+        search: TextSearch,
     },
     Exists {
         field: String,
@@ -56,7 +65,7 @@ enum Node {
 /// Full-text search over content keys and values.
 #[derive(Debug, Clone)]
 struct FullText {
-    phrase: Phrase,
+    search: TextSearch,
     include_keys: Option<Vec<Vec<u8>>>,
     exclude_keys: Vec<Vec<u8>>,
 }
@@ -149,9 +158,9 @@ impl Node {
         match self {
             Node::All => true,
             Node::FullText(full_text) => full_text.matches(record),
-            Node::FieldText { field, phrase } => record
+            Node::FieldText { field, search } => record
                 .field(field)
-                .is_some_and(|value| phrase.matches(value)),
+                .is_some_and(|value| search.matches(value)),
             Node::Exists { field } => record.field(field).is_some(),
             Node::Numeric { source, test } => source.read(record).is_some_and(|n| test.accepts(n)),
             Node::And(children) => children.iter().all(|child| child.matches(record)),
@@ -171,9 +180,21 @@ impl FullText {
     }
 
     fn matches(&self, record: &LogRecord) -> bool {
-        record.contents.iter().any(|field| {
-            self.in_scope(&field.key)
-                && (self.phrase.matches(&field.value) || self.phrase.matches(&field.key))
+        let search = &self.search;
+        if search.is_phrase() {
+            // A phrase stays within one key or one value.
+            return record.contents.iter().any(|field| {
+                self.in_scope(&field.key)
+                    && (search.matches(&field.value) || search.matches(&field.key))
+            });
+        }
+        // Every token somewhere in the full text, each in any key or value.
+        (0..search.token_count()).all(|index| {
+            record.contents.iter().any(|field| {
+                self.in_scope(&field.key)
+                    && (search.has_token(index, &field.value)
+                        || search.has_token(index, &field.key))
+            })
         })
     }
 }
@@ -236,13 +257,10 @@ impl Compiler<'_> {
     fn compile(&self, search: &SearchExpression) -> Result<Node, QueryError> {
         match search {
             SearchExpression::MatchAll => Ok(Node::All),
-            SearchExpression::Term { text } => self.full_text(text, true),
-            SearchExpression::Phrase { text } => self.full_text(text, false),
-            SearchExpression::Field {
-                field,
-                text,
-                quoted,
-            } => self.field_value(field, text, *quoted),
+            SearchExpression::Term { text } => self.full_text(text, ValueForm::Unquoted),
+            SearchExpression::Quoted { text } => self.full_text(text, ValueForm::Quoted),
+            SearchExpression::Phrase { text } => self.full_text(text, ValueForm::Phrase),
+            SearchExpression::Field { field, text, form } => self.field_value(field, text, *form),
             SearchExpression::Exists { field } => Ok(match self.resolve(field) {
                 Resolved::Time => Node::All,
                 Resolved::Text { field, .. } | Resolved::Numeric { field, .. } => {
@@ -329,20 +347,20 @@ impl Compiler<'_> {
         }
     }
 
-    fn full_text(&self, text: &str, wildcards: bool) -> Result<Node, QueryError> {
+    fn full_text(&self, text: &str, form: ValueForm) -> Result<Node, QueryError> {
         let (tokenizer, case_sensitive) = self.default_text.clone();
         let Some(config) = self.index else {
-            let phrase = Phrase::compile(text, wildcards, tokenizer, case_sensitive);
-            return Ok(full_text_node(phrase, None, Vec::new()));
+            let search = TextSearch::compile(text, form, tokenizer, case_sensitive);
+            return Ok(full_text_node(search, None, Vec::new()));
         };
         if let Some(line) = &config.line {
-            let phrase = Phrase::compile(text, wildcards, tokenizer, case_sensitive);
+            let search = TextSearch::compile(text, form, tokenizer, case_sensitive);
             let as_bytes = |keys: &Vec<String>| -> Vec<Vec<u8>> {
                 keys.iter().map(|key| key.as_bytes().to_vec()).collect()
             };
             let include = line.include_keys.as_ref().map(as_bytes);
             let exclude = line.exclude_keys.as_ref().map(as_bytes).unwrap_or_default();
-            return Ok(full_text_node(phrase, include, exclude));
+            return Ok(full_text_node(search, include, exclude));
         }
         // Field indexes only: search every text-like field.
         let mut fields = Vec::new();
@@ -352,13 +370,13 @@ impl Compiler<'_> {
                 FieldIndexType::Text | FieldIndexType::Json
             ) {
                 let tokenizer = Tokenizer::new(&index.delimiters());
-                let phrase = Phrase::compile(text, wildcards, tokenizer, index.case_sensitive);
-                if phrase.is_empty() {
+                let search = TextSearch::compile(text, form, tokenizer, index.case_sensitive);
+                if search.is_empty() {
                     return Ok(Node::All);
                 }
                 fields.push(Node::FieldText {
                     field: field.clone(),
-                    phrase,
+                    search,
                 });
             }
         }
@@ -371,7 +389,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn field_value(&self, name: &str, text: &str, quoted: bool) -> Result<Node, QueryError> {
+    fn field_value(&self, name: &str, text: &str, form: ValueForm) -> Result<Node, QueryError> {
         match self.resolve(name) {
             Resolved::Text {
                 field,
@@ -380,14 +398,14 @@ impl Compiler<'_> {
                 ..
             } => Ok(Node::FieldText {
                 field,
-                phrase: Phrase::compile(text, !quoted, tokenizer, case_sensitive),
+                search: TextSearch::compile(text, form, tokenizer, case_sensitive),
             }),
             resolved @ (Resolved::Numeric { .. } | Resolved::Time) => {
                 let type_name = match &resolved {
                     Resolved::Numeric { type_name, .. } => *type_name,
                     _ => "long",
                 };
-                let literal = if quoted {
+                let literal = if !form.has_wildcards() {
                     text.to_owned()
                 } else {
                     if text.contains(['*', '?']) {
@@ -437,16 +455,16 @@ impl Compiler<'_> {
 }
 
 fn full_text_node(
-    phrase: Phrase,
+    search: TextSearch,
     include_keys: Option<Vec<Vec<u8>>>,
     exclude_keys: Vec<Vec<u8>>,
 ) -> Node {
-    if phrase.is_empty() {
-        // A term made only of delimiters (e.g. `""`) constrains nothing.
+    if search.is_empty() {
+        // A term made only of delimiters (e.g. `""`, `#""`) constrains nothing.
         return Node::All;
     }
     Node::FullText(FullText {
-        phrase,
+        search,
         include_keys,
         exclude_keys,
     })

@@ -12,15 +12,21 @@
 //! condition := subject ":" value                      -- value "*" means the field exists
 //!            | subject ( ">" | ">=" | "<" | "<=" | "=" ) number
 //!            | subject "in" ( "[" | "(" ) number number ( "]" | ")" )
-//!            | word | "quoted phrase" | "*"
+//!            | word | "quoted text" | #"phrase" | "*"
 //! subject   := word | "quoted name" | "__tag__:" word
+//! value     := word | "quoted text" | #"phrase"
 //! ```
+//!
+//! Quotes only make text literal: `"a b"` and `key: "a b"` need the tokens `a` and `b` in any
+//! order, like `a b` and `key: a/b` do. `#"a b"` and `key: #"a b"` (also `key:#"a b"`) are
+//! phrases: `a` then `b`, consecutively. See [`ValueForm`](crate::ValueForm) and the SLS
+//! documentation it cites.
 //!
 //! Invariants: the input is at most [`MAX_QUERY_BYTES`] long and parentheses plus `not`s nest
 //! at most [`MAX_NESTING`] deep, so recursion is bounded; every error carries a character
 //! position.
 
-use crate::ast::{Number, SearchExpression};
+use crate::ast::{Number, SearchExpression, ValueForm};
 use crate::lexer::{
     char_position, is_keyword, lex, lex_range, pattern_of, split_sql, syntax_error, unescape_name,
     Mode, Token, TokenKind,
@@ -259,9 +265,14 @@ impl<'a> Parser<'a> {
                 self.advance(&token);
                 let subject = Subject {
                     name: text.clone(),
-                    alone: SearchExpression::Phrase { text: text.clone() },
+                    alone: SearchExpression::Quoted { text: text.clone() },
                 };
                 self.parse_condition(subject)
+            }
+            TokenKind::Phrase(text) => {
+                self.advance(&token);
+                self.reject_phrase_as_field_name(&token)?;
+                Ok(SearchExpression::Phrase { text: text.clone() })
             }
             TokenKind::Word => {
                 let word = self.text(&token);
@@ -276,6 +287,31 @@ impl<'a> Parser<'a> {
                 self.parse_condition(subject)
             }
         }
+    }
+
+    /// After the full-text phrase `phrase`, fails if an operator follows that would make it a
+    /// field name (`#"a": x`, `#"a" > 1`, `#"a" in [1 2]`): only `"..."` can name a field.
+    fn reject_phrase_as_field_name(&self, phrase: &Token) -> Result<(), QueryError> {
+        let next = self.peek(Mode::Normal)?;
+        let operator = match next.kind {
+            TokenKind::Colon | TokenKind::Compare(_) => true,
+            TokenKind::Word => {
+                self.text(&next).eq_ignore_ascii_case("in")
+                    && self.src[next.end..].trim_start().starts_with('[')
+            }
+            _ => false,
+        };
+        if operator {
+            let name = &self.text(phrase)[1..];
+            return Err(self.error(
+                phrase.start,
+                format!(
+                    "a phrase (#\"...\") cannot be a field name; write the name without #, \
+                     e.g. {name}: value"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The subject for an unquoted word just consumed, gluing `__tag__:key` when the tag's key
@@ -301,7 +337,7 @@ impl<'a> Parser<'a> {
                             alone: SearchExpression::Field {
                                 field: "__tag__".to_owned(),
                                 text: pattern_of(key_text),
-                                quoted: false,
+                                form: ValueForm::Unquoted,
                             },
                         };
                     }
@@ -374,7 +410,7 @@ impl<'a> Parser<'a> {
                     Ok(SearchExpression::Field {
                         field,
                         text,
-                        quoted: false,
+                        form: ValueForm::Unquoted,
                     })
                 }
             }
@@ -383,14 +419,22 @@ impl<'a> Parser<'a> {
                 Ok(SearchExpression::Field {
                     field,
                     text,
-                    quoted: true,
+                    form: ValueForm::Quoted,
+                })
+            }
+            TokenKind::Phrase(text) => {
+                self.pos = value.end;
+                Ok(SearchExpression::Field {
+                    field,
+                    text,
+                    form: ValueForm::Phrase,
                 })
             }
             _ => Err(self.error(
                 colon.start,
                 format!(
-                    "\"{field}:\" needs a value after it, e.g. {field}: value or \
-                     {field}: \"two words\""
+                    "\"{field}:\" needs a value after it, e.g. {field}: value, \
+                     {field}: \"two words\" or the phrase {field}: #\"two words\""
                 ),
             )),
         }

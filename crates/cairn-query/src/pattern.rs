@@ -1,7 +1,9 @@
-//! Query text compiled against a tokenizer: a phrase of token patterns, matched per record.
+//! Query text compiled against a tokenizer: token patterns, matched per record.
 //!
 //! A search value is split with the same delimiters as the text it is matched against, so
-//! `a/b` searches for the token `a` followed by the token `b` wherever `/` is a delimiter.
+//! `a/b` searches for the tokens `a` and `b` wherever `/` is a delimiter: each anywhere, in
+//! any order, unless the value is a phrase (`#"a/b"`), whose tokens must appear consecutively
+//! and in order (see [`ValueForm`]).
 //! Wildcards (`*`, `?`) in unquoted text are never delimiters, even though SLS's default
 //! delimiter set contains both; escaped (`\*`) they are literal and split like any delimiter.
 //!
@@ -9,6 +11,7 @@
 //! and record tokens are folded on the fly (ASCII without allocating; other text through
 //! `char::to_lowercase`), so matching never re-tokenises the query.
 
+use crate::ast::ValueForm;
 use crate::tokenizer::{Tokenizer, Tokens};
 
 /// One element of a wildcard pattern.
@@ -33,24 +36,28 @@ pub(crate) enum TokenPattern {
     Glob(Vec<GlobItem>),
 }
 
-/// A query value compiled for one tokenizer and case mode: tokens that must appear
-/// consecutively. An empty phrase means the value had no token (e.g. `""`).
+/// A query value compiled for one tokenizer and case mode: token patterns that must all
+/// appear, consecutively and in order for a phrase, else anywhere in any order. An empty
+/// search means the value had no token (e.g. `""`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Phrase {
+pub(crate) struct TextSearch {
     tokenizer: Tokenizer,
     case_sensitive: bool,
     patterns: Vec<TokenPattern>,
+    /// Whether the tokens must be consecutive and in order (`#"..."`).
+    phrase: bool,
 }
 
-impl Phrase {
-    /// Compiles `text`; when `wildcards` is set it is in pattern form (see the `ast` module),
-    /// otherwise it is literal.
+impl TextSearch {
+    /// Compiles `text`, written as `form`: pattern form (see the `ast` module) when unquoted,
+    /// else literal.
     pub(crate) fn compile(
         text: &str,
-        wildcards: bool,
+        form: ValueForm,
         tokenizer: Tokenizer,
         case_sensitive: bool,
     ) -> Self {
+        let wildcards = form.has_wildcards();
         let mut patterns = Vec::new();
         let mut current: Vec<GlobItem> = Vec::new();
         let mut chars = text.chars();
@@ -81,6 +88,7 @@ impl Phrase {
             tokenizer,
             case_sensitive,
             patterns,
+            phrase: form.is_phrase(),
         }
     }
 
@@ -89,9 +97,40 @@ impl Phrase {
         self.patterns.is_empty()
     }
 
-    /// Whether the phrase's tokens appear consecutively in `text`. An empty phrase matches
-    /// text that has no token.
+    /// Whether the tokens must appear consecutively and in order in one text.
+    pub(crate) fn is_phrase(&self) -> bool {
+        self.phrase
+    }
+
+    /// How many token patterns the value has.
+    pub(crate) fn token_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Whether some token of `text` matches the value's token pattern number `index`.
+    pub(crate) fn has_token(&self, index: usize, text: &[u8]) -> bool {
+        self.patterns.get(index).is_some_and(|pattern| {
+            self.tokenizer
+                .tokens(text)
+                .any(|token| pattern.matches(token, self.case_sensitive))
+        })
+    }
+
+    /// Whether `text` alone satisfies the value: a phrase's tokens appear consecutively in
+    /// it, other values' tokens each appear somewhere in it. An empty value matches text that
+    /// has no token.
     pub(crate) fn matches(&self, text: &[u8]) -> bool {
+        if self.patterns.is_empty() {
+            return self.tokenizer.has_no_tokens(text);
+        }
+        if self.phrase {
+            self.matches_consecutively(text)
+        } else {
+            (0..self.patterns.len()).all(|index| self.has_token(index, text))
+        }
+    }
+
+    fn matches_consecutively(&self, text: &[u8]) -> bool {
         let Some((first, rest)) = self.patterns.split_first() else {
             return self.tokenizer.has_no_tokens(text);
         };
@@ -232,18 +271,29 @@ fn glob_matches(items: &[GlobItem], len: usize, at: impl Fn(usize) -> char) -> b
 mod tests {
     use super::*;
 
-    fn phrase(text: &str, wildcards: bool, case_sensitive: bool) -> Phrase {
+    fn search(text: &str, form: ValueForm, case_sensitive: bool) -> TextSearch {
         let tokenizer = Tokenizer::new(
             &cairn_model::DEFAULT_TOKEN_DELIMITERS
                 .chars()
                 .collect::<Vec<_>>(),
         );
-        Phrase::compile(text, wildcards, tokenizer, case_sensitive)
+        TextSearch::compile(text, form, tokenizer, case_sensitive)
+    }
+
+    /// An unquoted value (wildcards) when `wildcards`, else a quoted one (literal); tokens in
+    /// any order either way.
+    fn value(text: &str, wildcards: bool, case_sensitive: bool) -> TextSearch {
+        let form = if wildcards {
+            ValueForm::Unquoted
+        } else {
+            ValueForm::Quoted
+        };
+        search(text, form, case_sensitive)
     }
 
     #[test]
     fn compiles_tokens_by_kind() {
-        let compiled = phrase(r"Foo/ba*r ab* x?y \*", true, false);
+        let compiled = value(r"Foo/ba*r ab* x?y \*", true, false);
         assert_eq!(
             compiled.patterns,
             vec![
@@ -262,25 +312,52 @@ mod tests {
                 ]),
             ]
         );
-        assert_eq!(phrase("a*b", false, true).patterns.len(), 2);
+        assert_eq!(value("a*b", false, true).patterns.len(), 2);
     }
 
     #[test]
     fn matches_case_insensitively_including_non_ascii() {
-        let compiled = phrase("ÉTÉ*", true, false);
+        let compiled = value("ÉTÉ*", true, false);
         assert!(compiled.matches("l'été dernier".as_bytes()));
         assert!(compiled.matches("ÉTÉS".as_bytes()));
-        assert!(!phrase("été", false, true).matches("ÉTÉ".as_bytes()));
-        assert!(phrase("x?z", true, false).matches(b"XYZ"));
-        assert!(phrase("x*z", true, false).matches("xéz".as_bytes()));
+        assert!(!value("été", false, true).matches("ÉTÉ".as_bytes()));
+        assert!(value("x?z", true, false).matches(b"XYZ"));
+        assert!(value("x*z", true, false).matches("xéz".as_bytes()));
     }
 
     #[test]
     fn phrases_need_consecutive_tokens() {
-        let compiled = phrase("quick brown", false, false);
+        let compiled = search("quick brown", ValueForm::Phrase, false);
+        assert!(compiled.is_phrase());
         assert!(compiled.matches(b"the quick, brown fox"));
         assert!(!compiled.matches(b"the quick red brown fox"));
-        assert!(phrase("a a b", false, false).matches(b"a a a b"));
+        assert!(!compiled.matches(b"brown quick"));
+        assert!(search("a a b", ValueForm::Phrase, false).matches(b"a a a b"));
+        assert!(
+            !search("a*", ValueForm::Phrase, false).matches(b"abc"),
+            "phrases are literal"
+        );
+    }
+
+    #[test]
+    fn other_values_need_every_token_in_any_order() {
+        for form in [ValueForm::Unquoted, ValueForm::Quoted] {
+            let compiled = search("connection refused", form, false);
+            assert!(!compiled.is_phrase());
+            assert!(compiled.matches(b"upstream connection refused by backend"));
+            assert!(compiled.matches(b"refused connection was retried"));
+            assert!(compiled.matches(b"connection was, in the end, REFUSED"));
+            assert!(!compiled.matches(b"connection reset"));
+            assert_eq!(compiled.token_count(), 2);
+            assert!(compiled.has_token(1, b"refused"));
+            assert!(!compiled.has_token(0, b"refused"));
+            assert!(!compiled.has_token(2, b"refused"), "no third token");
+        }
+        let unquoted = search("/api/us*", ValueForm::Unquoted, false);
+        assert!(unquoted.matches(b"/api/v1/Users"));
+        assert!(unquoted.matches(b"/users/api"));
+        assert!(!unquoted.matches(b"/api/v1"));
+        assert!(search("a a", ValueForm::Quoted, false).matches(b"a"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use cairn_model::{
     Field, FieldIndex, FieldIndexType, FullTextIndex, IndexConfig, LogRecord, LogTime,
+    DEFAULT_TOKEN_DELIMITERS,
 };
 use cairn_query::{parse_search, QueryError, SearchMatcher};
 
@@ -93,25 +94,47 @@ fn no_index_full_text_is_case_insensitive_over_keys_and_values() {
         "api v1",
         "status",
         "\"connection reset\"",
+        "\"reset connection\"",
+        "#\"connection reset\"",
     ] {
         assert!(matches(query, None, &log), "{query:?} should match");
     }
-    for query in ["user", "api/v2", "\"reset connection\"", "nginx", "web-1"] {
+    for query in ["user", "api/v2", "#\"reset connection\"", "nginx", "web-1"] {
         assert!(!matches(query, None, &log), "{query:?} should not match");
     }
 }
 
 #[test]
-fn terms_with_delimiters_are_phrases() {
+fn terms_with_delimiters_need_every_token_in_any_order() {
     let log = access_log();
     assert!(matches("/api/v1", None, &log));
     assert!(matches("v1/users", None, &log));
     assert!(
-        !matches("api/users", None, &log),
-        "tokens must be consecutive"
+        matches("api/users", None, &log),
+        "unquoted text is not a phrase"
     );
+    assert!(matches("users/api", None, &log));
+    assert!(
+        matches("get/peer", None, &log),
+        "tokens may be in different fields"
+    );
+    assert!(!matches("api/v2", None, &log), "every token is needed");
     assert!(matches("\"by peer\"", None, &log));
-    assert!(!matches("\"peer by\"", None, &log));
+    assert!(
+        matches("\"peer by\"", None, &log),
+        "quoted text is not a phrase"
+    );
+    assert!(matches("#\"by peer\"", None, &log));
+    assert!(!matches("#\"peer by\"", None, &log), "phrases keep order");
+    assert!(matches("#\"/api/v1\"", None, &log));
+    assert!(
+        !matches("#\"api/users\"", None, &log),
+        "phrase tokens are consecutive"
+    );
+    assert!(
+        !matches("#\"get peer\"", None, &log),
+        "a phrase stays in one value"
+    );
 }
 
 #[test]
@@ -123,10 +146,12 @@ fn wildcards_match_within_tokens() {
     assert!(matches("/api/v*", None, &log));
     assert!(!matches("ust*", None, &log));
     assert!(!matches("\"us*\"", None, &log), "quoted stars are literal");
+    assert!(!matches("#\"us*\"", None, &log), "so are phrase stars");
     assert!(
-        !matches("path: /api/us*", None, &log),
-        "prefix applies per token"
+        matches("path: /api/us*", None, &log),
+        "each token anywhere; the prefix applies to its own token"
     );
+    assert!(!matches("path: /api/ust*", None, &log));
     assert!(matches("path: /api/v1/us*", None, &log));
 }
 
@@ -150,7 +175,13 @@ fn no_index_field_search_is_textual_and_comparisons_parse_numbers() {
     assert!(matches("method:GET", None, &log));
     assert!(!matches("method: post", None, &log));
     assert!(matches("path: \"v1 users\"", None, &log));
-    assert!(!matches("path: \"users v1\"", None, &log));
+    assert!(matches("path: \"users v1\"", None, &log));
+    assert!(matches("path: #\"v1 users\"", None, &log));
+    assert!(!matches("path: #\"users v1\"", None, &log));
+    assert!(
+        !matches("path: \"v1 peer\"", None, &log),
+        "field search stays in its field"
+    );
     assert!(matches("status: 200", None, &log));
     assert!(!matches("missing: 200", None, &log));
     assert!(matches("status > 199 and status < 201", None, &log));
@@ -396,4 +427,147 @@ fn non_utf8_and_non_ascii_values() {
     );
     assert!(!matches("raw: \"ok\"", None, &log));
     assert!(!matches("missing", None, &log));
+}
+
+/// The compatibility suite's data: `status` long, `latency` double, `msg` and `user` text with
+/// SLS's default delimiters, full text with the defaults too.
+fn compat_index() -> IndexConfig {
+    let mut index = IndexConfig {
+        line: Some(FullTextIndex::with_default_tokens()),
+        ..Default::default()
+    };
+    index
+        .keys
+        .insert("status".into(), typed_field(FieldIndexType::Long));
+    index
+        .keys
+        .insert("latency".into(), typed_field(FieldIndexType::Double));
+    for key in ["msg", "user"] {
+        index.keys.insert(
+            key.into(),
+            text_field(DEFAULT_TOKEN_DELIMITERS, false, None),
+        );
+    }
+    index
+}
+
+fn compat_rows() -> Vec<LogRecord> {
+    [
+        ("200", "0.010", "alice", "GET /index.html served"),
+        ("404", "0.002", "bob", "GET /missing not found"),
+        (
+            "500",
+            "1.500",
+            "carol",
+            "upstream connection refused by backend",
+        ),
+        ("503", "2.250", "bob", "upstream timeout after retries"),
+        ("201", "0.120", "alice", "POST /orders created"),
+        ("200", "0.050", "dave", "refused connection was retried"),
+        ("302", "0.004", "alice", "redirect to abcdef page"),
+        ("401", "0.030", "erin", "abcxyz token rejected"),
+        ("200", "0.300", "bob", "job finished ok"),
+        ("500", "5.000", "alice", "job crashed: connection refused"),
+    ]
+    .iter()
+    .map(|(status, latency, user, msg)| {
+        record(&[
+            ("status", status),
+            ("latency", latency),
+            ("user", user),
+            ("msg", msg),
+        ])
+    })
+    .collect()
+}
+
+/// The rows (by position) that `query` matches.
+fn hits(query: &str, index: &IndexConfig, rows: &[LogRecord]) -> Vec<usize> {
+    let matcher = matcher(query, Some(index));
+    (0..rows.len())
+        .filter(|&i| matcher.matches(&rows[i]))
+        .collect()
+}
+
+#[test]
+fn quotes_make_literals_and_hash_quotes_make_phrases() {
+    let (index, rows) = (compat_index(), compat_rows());
+    let expected: &[(&str, &[usize])] = &[
+        ("connection refused", &[2, 5, 9]),
+        ("connection and refused", &[2, 5, 9]),
+        // Quotes do not make a phrase: both tokens, any order, anywhere.
+        ("\"connection refused\"", &[2, 5, 9]),
+        ("\"refused connection\"", &[2, 5, 9]),
+        ("msg: \"connection refused\"", &[2, 5, 9]),
+        ("msg:\"connection refused\"", &[2, 5, 9]),
+        // `#"..."` does: consecutive tokens, in order, in one value.
+        ("#\"connection refused\"", &[2, 9]),
+        ("#\"refused connection\"", &[5]),
+        ("#\"CONNECTION  refused\"", &[2, 9]),
+        ("msg: #\"connection refused\"", &[2, 9]),
+        ("msg:#\"connection refused\"", &[2, 9]),
+        ("msg: #\"connection refused by\"", &[2]),
+        ("msg: #\"refused\"", &[2, 5, 9]),
+        ("user: #\"connection refused\"", &[]),
+        ("#\"connection refused\" and status >= 500", &[2, 9]),
+        ("\"connection refused\" not #\"connection refused\"", &[5]),
+        // `#` not before a quote keeps its meaning: a delimiter inside a word.
+        ("msg: #refused", &[2, 5, 9]),
+        ("#refused", &[2, 5, 9]),
+        // Unquoted text with delimiters needs every token, in any order.
+        ("msg: refused/connection", &[2, 5, 9]),
+        ("refused/connection", &[2, 5, 9]),
+        ("msg: #\"refused/connection\"", &[5]),
+        // Quotes and phrases are literal: no wildcards, no keywords.
+        ("\"conn*\"", &[]),
+        ("#\"conn*\"", &[]),
+        ("\"connection and refused\"", &[]),
+        ("conn* refused", &[2, 5, 9]),
+    ];
+    for (query, want) in expected {
+        assert_eq!(hits(query, &index, &rows), *want, "{query:?}");
+    }
+}
+
+#[test]
+fn quoted_full_text_tokens_may_be_in_different_fields_but_phrases_may_not() {
+    let index = compat_index();
+    let log = record(&[("user", "connection"), ("msg", "refused")]);
+    assert!(matches("\"connection refused\"", Some(&index), &log));
+    assert!(matches("connection/refused", Some(&index), &log));
+    assert!(!matches("#\"connection refused\"", Some(&index), &log));
+    assert!(!matches("msg: \"connection refused\"", Some(&index), &log));
+    // A key and its value are separate texts for a phrase.
+    let keyed = record(&[("connection", "refused")]);
+    assert!(matches("\"connection refused\"", None, &keyed));
+    assert!(!matches("#\"connection refused\"", None, &keyed));
+}
+
+#[test]
+fn phrases_with_empty_text_and_on_numeric_fields() {
+    let (index, rows) = (compat_index(), compat_rows());
+    assert_eq!(hits("#\"\"", &index, &rows).len(), rows.len());
+    assert_eq!(hits("status: #\"500\"", &index, &rows), vec![2, 9]);
+    let log = record(&[("empty", ""), ("a", "x")]);
+    assert!(matches("empty: #\"\"", None, &log));
+    assert!(!matches("a: #\"\"", None, &log));
+}
+
+#[test]
+fn field_indexes_only_search_each_field_by_form() {
+    let mut index = IndexConfig::default();
+    index
+        .keys
+        .insert("message".into(), text_field(" /", false, None));
+    index
+        .keys
+        .insert("other".into(), text_field(" ", false, None));
+    let log = record(&[("message", "hello big world"), ("other", "a/b")]);
+    let idx = Some(&index);
+    assert!(matches("\"world hello\"", idx, &log));
+    assert!(matches("world/hello", idx, &log));
+    assert!(matches("#\"big world\"", idx, &log));
+    assert!(!matches("#\"hello world\"", idx, &log));
+    assert!(matches("#\"a/b\"", idx, &log), "`other` keeps a/b whole");
+    assert!(!matches("\"b/a\"", idx, &log));
 }

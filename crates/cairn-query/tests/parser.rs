@@ -1,8 +1,8 @@
 //! Parser tests: every syntax form, precedence, escapes, SQL splitting, limits and errors.
 
 use cairn_query::{
-    parse_query, parse_search, CompareOp, Number, QueryError, SearchExpression as E, MAX_NESTING,
-    MAX_QUERY_BYTES,
+    parse_query, parse_search, CompareOp, Number, QueryError, SearchExpression as E, ValueForm,
+    MAX_NESTING, MAX_QUERY_BYTES,
 };
 
 fn parse(text: &str) -> E {
@@ -13,24 +13,32 @@ fn term(text: &str) -> E {
     E::Term { text: text.into() }
 }
 
+fn quoted(text: &str) -> E {
+    E::Quoted { text: text.into() }
+}
+
 fn phrase(text: &str) -> E {
     E::Phrase { text: text.into() }
 }
 
-fn field(name: &str, text: &str) -> E {
+fn field_as(name: &str, text: &str, form: ValueForm) -> E {
     E::Field {
         field: name.into(),
         text: text.into(),
-        quoted: false,
+        form,
     }
 }
 
+fn field(name: &str, text: &str) -> E {
+    field_as(name, text, ValueForm::Unquoted)
+}
+
 fn quoted_field(name: &str, text: &str) -> E {
-    E::Field {
-        field: name.into(),
-        text: text.into(),
-        quoted: true,
-    }
+    field_as(name, text, ValueForm::Quoted)
+}
+
+fn phrase_field(name: &str, text: &str) -> E {
+    field_as(name, text, ValueForm::Phrase)
 }
 
 fn compare(name: &str, op: CompareOp, value: Number) -> E {
@@ -66,9 +74,9 @@ fn empty_and_star_match_all() {
 }
 
 #[test]
-fn terms_phrases_and_wildcards() {
+fn terms_quoted_text_and_wildcards() {
     assert_eq!(parse("error"), term("error"));
-    assert_eq!(parse("\"connection reset\""), phrase("connection reset"));
+    assert_eq!(parse("\"connection reset\""), quoted("connection reset"));
     assert_eq!(parse("err*"), term("err*"));
     assert_eq!(parse("e?ror"), term("e?ror"));
     assert_eq!(parse(r"a\*b"), term(r"a\*b"), "escaped star stays literal");
@@ -79,23 +87,24 @@ fn terms_phrases_and_wildcards() {
 
 #[test]
 fn quoted_text_and_escapes() {
-    assert_eq!(parse(r#""say \"hi\"""#), phrase("say \"hi\""));
-    assert_eq!(parse(r#""C:\logs\\x""#), phrase(r"C:\logs\x"));
-    assert_eq!(parse(r#""a|b""#), phrase("a|b"));
+    assert_eq!(parse(r#""say \"hi\"""#), quoted("say \"hi\""));
+    assert_eq!(parse(r#""C:\logs\\x""#), quoted(r"C:\logs\x"));
+    assert_eq!(parse(r#""a|b""#), quoted("a|b"));
     assert_eq!(
         parse(r#""and""#),
-        phrase("and"),
+        quoted("and"),
         "quotes make keywords plain text"
     );
     assert_eq!(parse(r"\and"), term("and"), "so does a backslash");
-    assert_eq!(parse(r#""""#), phrase(""));
+    assert_eq!(parse(r#""""#), quoted(""));
+    assert_eq!(parse(r#""us*""#), quoted("us*"), "no wildcards in quotes");
 }
 
 #[test]
 fn side_by_side_means_and() {
     assert_eq!(
-        parse("a b \"c d\""),
-        E::And(vec![term("a"), term("b"), phrase("c d")])
+        parse("a b \"c d\" #\"e f\""),
+        E::And(vec![term("a"), term("b"), quoted("c d"), phrase("e f")])
     );
 }
 
@@ -299,7 +308,12 @@ fn sql_is_split_off_after_the_first_top_level_pipe() {
     let query = parse_query("* | select a | b").unwrap();
     assert_eq!(query.sql.as_deref(), Some("select a | b"));
     let query = parse_query("\"a | b\"").unwrap();
-    assert_eq!((query.search, query.sql), (phrase("a | b"), None));
+    assert_eq!((query.search, query.sql), (quoted("a | b"), None));
+    let query = parse_query("#\"a | b\" | select 1").unwrap();
+    assert_eq!(
+        (query.search, query.sql.as_deref()),
+        (phrase("a | b"), Some("select 1"))
+    );
     let query = parse_query("| select 1").unwrap();
     assert_eq!(
         (query.search, query.sql.as_deref()),
@@ -407,6 +421,11 @@ fn display_round_trips() {
         "s in [1 2] or s in (1.5 2) or s in [-1 0)",
         "url: http://a/b?x=1",
         "born in berlin",
+        "#\"connection refused\" and \"connection refused\"",
+        "msg: #\"connection refused\" or msg:#\"a\\\"b\" or msg: #\"\" or msg: \"x y\"",
+        "not #\"a b\" and (#\"and\" or #\"us*\")",
+        "#refused and msg: #refused and \\#\"x\" and a#\"b\"",
+        "__tag__:host: #\"web 1\"",
         "*",
         "",
     ];
@@ -419,6 +438,121 @@ fn display_round_trips() {
     }
     assert_eq!(parse("A  Or  b   AND c").to_string(), "A or b and c");
     assert_eq!(parse("not (a b)").to_string(), "not (a and b)");
+    assert_eq!(
+        parse("msg:#\"a  b\"   #\"c\" \"d\"").to_string(),
+        "msg: #\"a  b\" and #\"c\" and \"d\"",
+        "phrases print as #\"...\", quoted text as \"...\""
+    );
+    assert_eq!(parse("#refused").to_string(), "#refused");
+}
+
+#[test]
+fn quotes_make_literal_text_not_phrases() {
+    // SLS: double quotes only make text literal; `"a b"` is the non-phrase search of a and b.
+    assert_eq!(
+        parse("\"connection refused\""),
+        quoted("connection refused")
+    );
+    assert_eq!(
+        parse("msg: \"connection refused\""),
+        quoted_field("msg", "connection refused")
+    );
+    assert_eq!(
+        parse("msg:\"connection refused\""),
+        quoted_field("msg", "connection refused")
+    );
+    assert_eq!(
+        parse("\"error and failed\""),
+        quoted("error and failed"),
+        "keywords are plain text in quotes"
+    );
+    assert_eq!(parse("msg: \"a*\""), quoted_field("msg", "a*"));
+}
+
+#[test]
+fn hash_quote_is_a_phrase() {
+    assert_eq!(
+        parse("#\"connection refused\""),
+        phrase("connection refused")
+    );
+    assert_eq!(
+        parse("msg: #\"connection refused\""),
+        phrase_field("msg", "connection refused")
+    );
+    assert_eq!(
+        parse("msg:#\"connection refused\""),
+        phrase_field("msg", "connection refused")
+    );
+    assert_eq!(parse("msg: #\"refused\""), phrase_field("msg", "refused"));
+    assert_eq!(parse("msg : #\"refused\""), phrase_field("msg", "refused"));
+    assert_eq!(
+        parse("__tag__:host: #\"web 1\""),
+        phrase_field("__tag__:host", "web 1")
+    );
+    assert_eq!(
+        parse("\"file info\": #\"a b\""),
+        phrase_field("file info", "a b")
+    );
+    assert_eq!(parse(r#"#"say \"hi\" C:\x""#), phrase(r#"say "hi" C:\x"#));
+    assert_eq!(parse("#\"and\""), phrase("and"), "keywords are plain text");
+    assert_eq!(parse("#\"us*\""), phrase("us*"), "no wildcards in phrases");
+    assert_eq!(parse("#\"\""), phrase(""));
+    assert_eq!(parse("msg: #\"\""), phrase_field("msg", ""));
+    assert_eq!(
+        parse("#\"a b\" or not msg: #\"c\""),
+        E::Or(vec![phrase("a b"), not(phrase_field("msg", "c"))])
+    );
+    assert_eq!(parse("(#\"a b\")"), phrase("a b"));
+    assert_eq!(
+        parse("#\"a\"#\"b\""),
+        E::And(vec![phrase("a"), phrase("b")])
+    );
+}
+
+#[test]
+fn hash_without_a_quote_is_plain_text() {
+    assert_eq!(parse("#refused"), term("#refused"));
+    assert_eq!(parse("msg: #refused"), field("msg", "#refused"));
+    assert_eq!(parse("msg:#refused"), field("msg", "#refused"));
+    assert_eq!(parse("a#b"), term("a#b"));
+    assert_eq!(
+        parse("# \"a\""),
+        E::And(vec![term("#"), quoted("a")]),
+        "the quote must follow # directly"
+    );
+    assert_eq!(
+        parse("a#\"b\""),
+        E::And(vec![term("a#"), quoted("b")]),
+        "# inside a word is part of it"
+    );
+    assert_eq!(
+        parse(r#"\#"b""#),
+        E::And(vec![term("#"), quoted("b")]),
+        "an escaped # is not a phrase marker"
+    );
+}
+
+#[test]
+fn phrase_errors() {
+    let (position, message) = error_position("ok #\"abc");
+    assert_eq!(position, 4, "points at the quote");
+    assert!(message.contains("never closed"), "{message}");
+    assert_eq!(error_position("msg: #\"abc").0, 6);
+    for query in ["#\"a b\": x", "#\"a\" > 1", "#\"a\" = 1", "#\"a\" in [1 2]"] {
+        let (position, message) = error_position(query);
+        assert_eq!(position, 0, "{query}");
+        assert!(
+            message.contains("cannot be a field name") && message.contains("\"a"),
+            "{query}: {message}"
+        );
+    }
+    assert_eq!(
+        parse("#\"a\" in berlin"),
+        E::And(vec![phrase("a"), term("in"), term("berlin")])
+    );
+    let (position, message) = error_position("t > #\"1\"");
+    assert_eq!(position, 2);
+    assert!(message.contains("needs a number"), "{message}");
 }
 
 #[test]

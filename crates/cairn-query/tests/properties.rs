@@ -2,7 +2,10 @@
 //! matching never panics, and histograms always tile their range.
 
 use cairn_model::{Field, LogRecord};
-use cairn_query::{histogram, parse_query, parse_search, SearchMatcher, MAX_AUTO_BUCKETS};
+use cairn_query::{
+    histogram, parse_query, parse_search, SearchExpression, SearchMatcher, ValueForm,
+    MAX_AUTO_BUCKETS,
+};
 use proptest::prelude::*;
 
 /// Query-like text: words, operators and syntax characters, more likely to parse than noise.
@@ -24,6 +27,9 @@ fn query_like() -> impl Strategy<Value = String> {
         Just(">=".to_owned()),
         Just("=".to_owned()),
         Just("\"".to_owned()),
+        Just("#".to_owned()),
+        Just("#\"".to_owned()),
+        Just(" #\"a b\" ".to_owned()),
         Just("\\".to_owned()),
         Just("|".to_owned()),
         Just("*".to_owned()),
@@ -61,6 +67,23 @@ proptest! {
                 };
                 let _ = matcher.matches(&record);
             }
+        }
+    }
+
+    #[test]
+    fn literal_text_round_trips_quoted_and_as_a_phrase(
+        text in any::<String>(),
+        field in "[a-z_]{1,8}|.{0,8}",
+    ) {
+        let expressions = [
+            SearchExpression::Quoted { text: text.clone() },
+            SearchExpression::Phrase { text: text.clone() },
+            SearchExpression::Field { field: field.clone(), text: text.clone(), form: ValueForm::Quoted },
+            SearchExpression::Field { field, text, form: ValueForm::Phrase },
+        ];
+        for expression in expressions {
+            let printed = expression.to_string();
+            prop_assert_eq!(parse_search(&printed), Ok(expression), "printed as {:?}", printed);
         }
     }
 

@@ -164,7 +164,7 @@ pub async fn handle(
     let (api_name, outcome) = async {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let request = match ApiRequest::read(request, peer).await {
+        let request = match ApiRequest::read(request, peer, &state.endpoint_domains).await {
             Ok(request) => request,
             Err(error) => return ("Unknown", Err(error)),
         };

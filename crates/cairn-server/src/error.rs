@@ -213,9 +213,15 @@ impl From<StoreError> for ApiError {
                 "LogStoreNotExist",
                 "the logstore was deleted while the write was in flight",
             ),
+            StoreError::DiskFull { .. } => {
+                tracing::warn!(error = %error, "write refused: the wal disk is low on free space");
+                Self::server_busy(
+                    "the server is low on free disk space; writes are paused until space is freed, please retry",
+                )
+            }
             _ if error.is_retryable() => {
                 tracing::warn!(error = %error, "write refused, client will retry");
-                Self::server_busy(error.to_string())
+                Self::server_busy("the server is busy, please retry")
             }
             _ => Self::internal(error),
         }

@@ -25,7 +25,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use metrics::ServerMetrics;
-pub use state::ServerState;
+pub use state::{ServerSettings, ServerState};
 
 /// The router: `/health`, `/metrics`, and every SLS/management API as the fallback.
 pub fn router(state: Arc<ServerState>) -> Router {

@@ -42,6 +42,7 @@ impl ApiRequest {
     pub async fn read(
         request: axum::http::Request<Body>,
         peer: SocketAddr,
+        endpoint_domains: &[String],
     ) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
         let declared = content_length(&parts.headers);
@@ -60,7 +61,7 @@ impl ApiRequest {
         let path = percent_encoding::percent_decode_str(parts.uri.path())
             .decode_utf8_lossy()
             .into_owned();
-        let project = project_from_host(header(&headers, "host"))
+        let project = project_from_host(header(&headers, "host"), endpoint_domains)
             .or_else(|| header(&headers, "x-log-project").map(str::to_owned))
             .filter(|p| !p.is_empty());
         Ok(Self {
@@ -178,25 +179,39 @@ fn decode_component(text: &str) -> String {
         .into_owned()
 }
 
-/// The project in a Host header: its first label, unless the host is an IP address or a
-/// single label (a bare endpoint such as `127.0.0.1:7480` or `localhost`).
-fn project_from_host(host: Option<&str>) -> Option<String> {
+/// The project in a Host header.
+///
+/// A host equal to one of the server's `endpoint_domains` is the bare endpoint;
+/// `<project>.<domain>` names a project. Any other host names a project by its first label,
+/// unless it is an IP address or a single label (`127.0.0.1:7480`, `localhost`).
+fn project_from_host(host: Option<&str>, endpoint_domains: &[String]) -> Option<String> {
     let host = host?.trim();
-    let without_port = if host.starts_with('[') {
+    if host.starts_with('[') {
         return None; // IPv6 literal: never a project host
-    } else {
-        host.rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(host, |(name, _)| name)
-    };
+    }
+    let without_port = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+        .to_ascii_lowercase();
     if without_port.parse::<IpAddr>().is_ok() {
         return None;
+    }
+    for domain in endpoint_domains {
+        if without_port == *domain {
+            return None;
+        }
+        if let Some(prefix) = without_port.strip_suffix(domain.as_str()) {
+            if let Some(project) = prefix.strip_suffix('.') {
+                return project.split('.').next().map(str::to_owned);
+            }
+        }
     }
     let (first, rest) = without_port.split_once('.')?;
     if rest.is_empty() {
         return None;
     }
-    Some(first.to_ascii_lowercase())
+    Some(first.to_owned())
 }
 
 #[cfg(test)]

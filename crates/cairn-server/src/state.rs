@@ -10,6 +10,18 @@ use cairn_store::LogEngine;
 
 use crate::metrics::ServerMetrics;
 
+/// Settings of the server that handlers read.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The region written into ARNs and project descriptions.
+    pub region: String,
+    /// The account created at first start; only it may create accounts.
+    pub operator_account: AccountId,
+    /// The domains this server answers as its bare endpoint (e.g. `log.example.com`): a Host
+    /// equal to one is project-less, and `<project>.<domain>` names a project.
+    pub endpoint_domains: Vec<String>,
+}
+
 /// The server's shared state; handlers receive it as `Arc<ServerState>`.
 pub struct ServerState {
     /// Projects, logstores, index configs, accounts and keys.
@@ -24,6 +36,8 @@ pub struct ServerState {
     pub region: String,
     /// The account created at first start; only it may create accounts.
     pub operator_account: AccountId,
+    /// Domains answered as the bare endpoint; see [`ServerSettings::endpoint_domains`].
+    pub endpoint_domains: Vec<String>,
     next_shard: AtomicU32,
 }
 
@@ -34,9 +48,13 @@ impl ServerState {
         iam: Arc<Iam>,
         engine: Arc<LogEngine>,
         metrics: Arc<ServerMetrics>,
-        region: String,
-        operator_account: AccountId,
+        settings: ServerSettings,
     ) -> Arc<Self> {
+        let ServerSettings {
+            region,
+            operator_account,
+            endpoint_domains,
+        } = settings;
         Arc::new(Self {
             meta,
             iam,
@@ -44,6 +62,7 @@ impl ServerState {
             metrics,
             region,
             operator_account,
+            endpoint_domains,
             next_shard: AtomicU32::new(0),
         })
     }

@@ -28,6 +28,14 @@ pub struct ServeArguments {
     /// Log output: `text` for people, `json` for log collectors [default: text].
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// The server's own domain names, comma-separated: a Host equal to one is the bare
+    /// endpoint and `<project>.<domain>` names a project [default: localhost].
+    #[arg(long, env = "CAIRN_ENDPOINT_DOMAINS", value_delimiter = ',')]
+    pub endpoint_domains: Option<Vec<String>>,
+    /// Refuse writes (retryable 503 ServerBusy) while the WAL disk has less free space than
+    /// this many MiB, so the disk never fills under the log [default: 256].
+    #[arg(long, env = "CAIRN_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
 }
 
 /// The config file's shape.
@@ -38,6 +46,8 @@ pub struct ServeConfigFile {
     listen: Option<String>,
     region: Option<String>,
     log_format: Option<String>,
+    endpoint_domains: Option<Vec<String>>,
+    min_free_disk_mb: Option<u64>,
 }
 
 /// How the server logs.
@@ -60,6 +70,10 @@ pub struct ServeConfig {
     pub region: String,
     /// Log output format.
     pub log_format: LogFormat,
+    /// The server's own domain names (lowercase).
+    pub endpoint_domains: Vec<String>,
+    /// Free space the WAL disk keeps; writes are refused below it.
+    pub min_free_disk_bytes: u64,
 }
 
 impl ServeConfig {
@@ -85,7 +99,19 @@ impl ServeConfig {
             .log_format
             .or(file.log_format)
             .unwrap_or_else(|| "text".to_owned());
-        Self::validate(data_dir, &listen, region, &log_format)
+        let endpoint_domains = arguments
+            .endpoint_domains
+            .or(file.endpoint_domains)
+            .unwrap_or_else(|| vec!["localhost".to_owned()]);
+        let min_free_disk_mb = arguments
+            .min_free_disk_mb
+            .or(file.min_free_disk_mb)
+            .unwrap_or(256);
+        let mut config = Self::validate(data_dir, &listen, region, &log_format, endpoint_domains)?;
+        config.min_free_disk_bytes = min_free_disk_mb
+            .checked_mul(1024 * 1024)
+            .with_context(|| format!("min_free_disk_mb {min_free_disk_mb} is too large"))?;
+        Ok(config)
     }
 
     fn validate(
@@ -93,7 +119,25 @@ impl ServeConfig {
         listen: &str,
         region: String,
         log_format: &str,
+        endpoint_domains: Vec<String>,
     ) -> anyhow::Result<Self> {
+        let endpoint_domains: Vec<String> = endpoint_domains
+            .into_iter()
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        for domain in &endpoint_domains {
+            let valid = domain.len() <= 253
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !valid {
+                bail!("endpoint domain {domain:?} is not a DNS name");
+            }
+        }
         let listen: SocketAddr = listen
             .parse()
             .with_context(|| format!("listen address {listen:?} is not IP:PORT"))?;
@@ -115,6 +159,8 @@ impl ServeConfig {
             listen,
             region,
             log_format,
+            endpoint_domains,
+            min_free_disk_bytes: 0,
         })
     }
 }
@@ -136,6 +182,8 @@ mod tests {
             listen: None,
             region: None,
             log_format: None,
+            endpoint_domains: None,
+            min_free_disk_mb: None,
         }
     }
 
@@ -145,6 +193,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("cairn-data"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:7480");
         assert_eq!(config.region, "cairn");
+        assert_eq!(config.endpoint_domains, vec!["localhost".to_owned()]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use cairn_iam::{Iam, MasterKey};
 use cairn_meta::{Metastore, SqliteMetastore};
-use cairn_server::{ServerMetrics, ServerState};
+use cairn_server::{ServerMetrics, ServerSettings, ServerState};
 use cairn_store::{EngineConfig, LogEngine};
 
 pub use config::ServeArguments;
@@ -52,6 +52,7 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
     let engine = Arc::new(
         LogEngine::open(EngineConfig {
             wal_dir: data_dir.join("wal"),
+            min_free_disk_bytes: config.min_free_disk_bytes,
             on_fsync: Some(Arc::new(move |latency| {
                 fsync_histogram.observe(latency.as_secs_f64())
             })),
@@ -66,8 +67,11 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
         iam,
         engine.clone(),
         metrics,
-        config.region.clone(),
-        operator,
+        ServerSettings {
+            region: config.region.clone(),
+            operator_account: operator,
+            endpoint_domains: config.endpoint_domains.clone(),
+        },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -115,7 +119,8 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

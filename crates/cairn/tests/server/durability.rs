@@ -201,3 +201,28 @@ async fn producer_sequence_ids_make_resends_exactly_once_across_restarts() {
     let ids = all_ids(&client, "exactly", "app").await;
     assert_eq!(ids.len(), 9, "{ids:?}");
 }
+
+#[tokio::test]
+async fn a_disk_without_room_refuses_writes_retryably_and_keeps_serving_reads() {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    // Ask for more free space than any disk has: every write must be refused before the WAL.
+    let server = TestServer::start_with(&data_dir, &["--min-free-disk-mb", "1000000000000"]).await;
+    let client = server.client();
+    client.create_project("full-disk").await.assert_ok();
+    client.create_logstore("full-disk", "app").await.assert_ok();
+    let refused = client
+        .put_group(
+            "full-disk",
+            "app",
+            &group_of("f", 5, now_seconds()),
+            CompressionType::Lz4,
+        )
+        .await;
+    refused.assert_error(503, "ServerBusy");
+    assert!(refused.json()["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("free"));
+    assert!(all_ids(&client, "full-disk", "app").await.is_empty());
+}

@@ -38,6 +38,11 @@ impl TestServer {
 
     /// Starts a server on `data_dir` (which may hold an earlier server's data).
     pub async fn start_in(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// Starts a server on `data_dir` with extra `cairn serve` flags.
+    pub async fn start_with(data_dir: &Path, extra_arguments: &[&str]) -> Self {
         let port = free_port();
         let log_path = data_dir.with_extension(format!("{port}.log"));
         std::fs::create_dir_all(data_dir.parent().expect("parent")).expect("mkdir");
@@ -46,6 +51,7 @@ impl TestServer {
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra_arguments)
             .env("CAIRN_LOG", "info")
             .env_remove("CAIRN_MASTER_KEY")
             .stdout(Stdio::null())
@@ -115,10 +121,6 @@ impl TestServer {
             &self.credentials.access_key_id,
             &self.credentials.access_key_secret,
         )
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
     }
 
     /// `kill -9`: no chance to flush anything.
