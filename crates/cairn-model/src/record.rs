@@ -3,8 +3,14 @@
 //! Keys and values are bytes, not strings: SLS clients may send values that are not UTF-8
 //! (the Python SDK's raw mode sends `bytes`), and Cairn stores them losslessly. Rendering to
 //! JSON replaces invalid sequences only at the edge, never in storage.
+//!
+//! They are [`Bytes`]: reference-counted slices. A decoded PutLogs body is one buffer, and
+//! every key and value of its records is a slice of it, so ingesting a record costs no copy
+//! and no allocation per field.
 
 use std::borrow::Cow;
+
+use bytes::Bytes;
 
 /// A record's time: seconds since the Unix epoch and a nanosecond part (0..1e9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -34,17 +40,18 @@ impl LogTime {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Field {
     /// The key, as sent.
-    pub key: Vec<u8>,
+    pub key: Bytes,
     /// The value, as sent.
-    pub value: Vec<u8>,
+    pub value: Bytes,
 }
 
 impl Field {
-    /// A field from anything byte-like.
-    pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
+    /// A field holding copies of `key` and `value`. Decoders that already own a buffer build
+    /// `Field { key, value }` from slices of it instead, without copying.
+    pub fn new(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
         Self {
-            key: key.into(),
-            value: value.into(),
+            key: Bytes::copy_from_slice(key.as_ref()),
+            value: Bytes::copy_from_slice(value.as_ref()),
         }
     }
 
@@ -63,9 +70,9 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogGroupData {
     /// `__topic__`; empty when not sent.
-    pub topic: Vec<u8>,
+    pub topic: Bytes,
     /// `__source__`; empty when not sent (the server may fill in the client IP).
-    pub source: Vec<u8>,
+    pub source: Bytes,
     /// `__tag__:<key>` pairs.
     pub tags: Vec<Field>,
     /// The records, each with its own time and contents.
@@ -87,9 +94,9 @@ pub struct LogRecord {
     /// When the record happened.
     pub time: LogTime,
     /// `__topic__`.
-    pub topic: Vec<u8>,
+    pub topic: Bytes,
     /// `__source__`.
-    pub source: Vec<u8>,
+    pub source: Bytes,
     /// `__tag__:<key>` pairs.
     pub tags: Vec<Field>,
     /// Key/value contents, in the order sent.
@@ -110,12 +117,12 @@ impl LogRecord {
                         .tags
                         .iter()
                         .find(|t| t.key == tag.as_bytes())
-                        .map(|t| t.value.as_slice());
+                        .map(|t| &t.value[..]);
                 }
                 self.contents
                     .iter()
                     .find(|c| c.key == name.as_bytes())
-                    .map(|c| c.value.as_slice())
+                    .map(|c| &c.value[..])
             }
         }
     }
@@ -157,8 +164,8 @@ mod tests {
     #[test]
     fn fields_are_addressed_by_name() {
         let group = LogGroupData {
-            topic: b"t".to_vec(),
-            source: b"10.0.0.1".to_vec(),
+            topic: Bytes::from_static(b"t"),
+            source: Bytes::from_static(b"10.0.0.1"),
             tags: vec![Field::new("host", "web-1")],
             logs: vec![LogEntry {
                 time: LogTime::new(1, 2),

@@ -4,7 +4,7 @@
 //! * decoding is lossless for keys and values (bytes in, the same bytes out, UTF-8 or not);
 //! * a decoded [`LogTime`] always has `nanos < 1_000_000_000` (a missing `Time_ns` is 0, a
 //!   larger one is refused rather than clamped);
-//! * `decode_log_group(&encode_log_group(g)) == Ok(g)` for every valid group `g`.
+//! * `decode_log_group(encode_log_group(g).into()) == Ok(g)` for every valid group `g`.
 //!
 //! The encoder always writes `Topic`, `Source` and `Time_ns` (as the SLS service and the
 //! Python SDK do), so clients that read them without a presence check see `""` / `0`.
@@ -17,9 +17,10 @@ use crate::proto;
 
 /// Decodes an (uncompressed) PutLogs body: one protobuf `LogGroup`.
 ///
-/// Unknown fields are skipped; `Category` and `MachineUUID` are dropped. A record whose
-/// `Time_ns` is one second or more is refused with [`ProtocolError::InvalidTimeNanos`].
-pub fn decode_log_group(body: &[u8]) -> Result<LogGroupData, ProtocolError> {
+/// Keys and values come out as slices of `body`: no field is copied. Unknown fields are
+/// skipped; `Category` and `MachineUUID` are dropped. A record whose `Time_ns` is one second
+/// or more is refused with [`ProtocolError::InvalidTimeNanos`].
+pub fn decode_log_group(body: bytes::Bytes) -> Result<LogGroupData, ProtocolError> {
     let group =
         proto::LogGroup::decode(body).map_err(|e| ProtocolError::InvalidProtobuf(e.to_string()))?;
     group_from_proto(group)

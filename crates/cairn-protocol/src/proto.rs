@@ -12,11 +12,11 @@
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogContent {
     /// The key (proto2 `required string Key = 1`).
-    #[prost(bytes = "vec", required, tag = "1")]
-    pub key: Vec<u8>,
+    #[prost(bytes = "bytes", required, tag = "1")]
+    pub key: ::bytes::Bytes,
     /// The value (proto2 `required string Value = 2`).
-    #[prost(bytes = "vec", required, tag = "2")]
-    pub value: Vec<u8>,
+    #[prost(bytes = "bytes", required, tag = "2")]
+    pub value: ::bytes::Bytes,
 }
 
 /// One record.
@@ -37,11 +37,11 @@ pub struct Log {
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogTag {
     /// The tag key (`required string Key = 1`).
-    #[prost(bytes = "vec", required, tag = "1")]
-    pub key: Vec<u8>,
+    #[prost(bytes = "bytes", required, tag = "1")]
+    pub key: ::bytes::Bytes,
     /// The tag value (`required string Value = 2`).
-    #[prost(bytes = "vec", required, tag = "2")]
-    pub value: Vec<u8>,
+    #[prost(bytes = "bytes", required, tag = "2")]
+    pub value: ::bytes::Bytes,
 }
 
 /// The body of one PutLogs call: records sharing a topic, a source and tags.
@@ -52,17 +52,17 @@ pub struct LogGroup {
     pub logs: Vec<Log>,
     /// Internal field, "do not fill" (`optional string Category = 2`; Python calls it
     /// `Reserved`). Decoded but ignored by Cairn.
-    #[prost(bytes = "vec", optional, tag = "2")]
-    pub category: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub category: Option<::bytes::Bytes>,
     /// `__topic__` (`optional string Topic = 3`).
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub topic: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub topic: Option<::bytes::Bytes>,
     /// `__source__` (`optional string Source = 4`).
-    #[prost(bytes = "vec", optional, tag = "4")]
-    pub source: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "4")]
+    pub source: Option<::bytes::Bytes>,
     /// The sending machine (`optional string MachineUUID = 5`). Decoded but ignored by Cairn.
-    #[prost(bytes = "vec", optional, tag = "5")]
-    pub machine_uuid: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "5")]
+    pub machine_uuid: Option<::bytes::Bytes>,
     /// The group's tags (`repeated LogTag LogTags = 6`).
     #[prost(message, repeated, tag = "6")]
     pub log_tags: Vec<LogTag>,

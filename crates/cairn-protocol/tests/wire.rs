@@ -27,8 +27,8 @@ fn python_capture() -> Vec<u8> {
 
 fn capture_group() -> LogGroupData {
     LogGroupData {
-        topic: b"topic".to_vec(),
-        source: b"src".to_vec(),
+        topic: b"topic".to_vec().into(),
+        source: b"src".to_vec().into(),
         tags: vec![],
         logs: vec![LogEntry {
             time: LogTime {
@@ -44,7 +44,10 @@ fn capture_group() -> LogGroupData {
 fn decodes_the_verified_python_capture() {
     let body = python_capture();
     assert_eq!(body.len(), 33);
-    assert_eq!(decode_log_group(&body), Ok(capture_group()));
+    assert_eq!(
+        decode_log_group(bytes::Bytes::copy_from_slice(&body)),
+        Ok(capture_group())
+    );
 }
 
 #[test]
@@ -58,7 +61,7 @@ fn missing_time_ns_is_zero() {
     let body = [
         0x0a, 0x0a, 0x08, 0x01, 0x12, 0x06, 0x0a, 0x01, b'k', 0x12, 0x01, b'v',
     ];
-    let group = decode_log_group(&body).expect("valid body");
+    let group = decode_log_group(bytes::Bytes::copy_from_slice(&body)).expect("valid body");
     assert_eq!(group.logs[0].time, LogTime::new(1, 0));
     assert!(group.topic.is_empty() && group.source.is_empty());
 }
@@ -68,7 +71,7 @@ fn time_ns_of_a_second_or_more_is_refused() {
     let mut body = vec![0x0a, 0x07, 0x08, 0x01, 0x25];
     body.extend_from_slice(&1_000_000_000u32.to_le_bytes());
     assert_eq!(
-        decode_log_group(&body),
+        decode_log_group(bytes::Bytes::copy_from_slice(&body)),
         Err(ProtocolError::InvalidTimeNanos {
             nanos: 1_000_000_000
         })
@@ -87,8 +90,9 @@ fn unknown_fields_are_skipped() {
     body.push(0x79); // field 15, wire type 1 (fixed64)
     body.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
     body.extend_from_slice(&[0x1a, 0x01, b't']);
-    let group = decode_log_group(&body).expect("unknown fields are skipped");
-    assert_eq!(group.topic, b"t");
+    let group =
+        decode_log_group(bytes::Bytes::copy_from_slice(&body)).expect("unknown fields are skipped");
+    assert_eq!(&group.topic[..], b"t");
     assert_eq!(group.logs.len(), 1);
     assert_eq!(group.logs[0].time.seconds, 5);
     assert_eq!(group.logs[0].contents, vec![Field::new("k", "v")]);
@@ -97,8 +101,8 @@ fn unknown_fields_are_skipped() {
 #[test]
 fn non_utf8_keys_values_and_tags_are_kept() {
     let group = LogGroupData {
-        topic: vec![0xfe, b't'],
-        source: vec![0xc3],
+        topic: vec![0xfe, b't'].into(),
+        source: vec![0xc3].into(),
         tags: vec![Field::new(vec![0xff], vec![0x80, 0x00])],
         logs: vec![LogEntry {
             time: LogTime::new(7, 8),
@@ -106,23 +110,27 @@ fn non_utf8_keys_values_and_tags_are_kept() {
         }],
     };
     let body = encode_log_group(&group);
-    assert_eq!(decode_log_group(&body), Ok(group));
+    assert_eq!(
+        decode_log_group(bytes::Bytes::copy_from_slice(&body)),
+        Ok(group)
+    );
 }
 
 #[test]
 fn category_and_machine_uuid_are_dropped() {
     let wire = proto::LogGroup {
         logs: vec![],
-        category: Some(b"internal".to_vec()),
+        category: Some(b"internal".to_vec().into()),
         topic: None,
         source: None,
-        machine_uuid: Some(b"uuid".to_vec()),
+        machine_uuid: Some(b"uuid".to_vec().into()),
         log_tags: vec![proto::LogTag {
-            key: b"host".to_vec(),
-            value: b"web-1".to_vec(),
+            key: b"host".to_vec().into(),
+            value: b"web-1".to_vec().into(),
         }],
     };
-    let group = decode_log_group(&wire.encode_to_vec()).expect("valid body");
+    let group =
+        decode_log_group(bytes::Bytes::copy_from_slice(&wire.encode_to_vec())).expect("valid body");
     assert_eq!(group.tags, vec![Field::new("host", "web-1")]);
     assert!(group.logs.is_empty());
 }
@@ -135,7 +143,7 @@ fn garbage_is_invalid_protobuf() {
         &[0x0a, 0xff, 0xff, 0xff],
     ] {
         assert!(matches!(
-            decode_log_group(body),
+            decode_log_group(body.into()),
             Err(ProtocolError::InvalidProtobuf(_))
         ));
     }
@@ -147,7 +155,10 @@ fn group_list_holds_each_group() {
     let list =
         proto::LogGroupList::decode(encode_log_group_list(&groups).as_slice()).expect("valid list");
     assert_eq!(list.log_groups.len(), 2);
-    let first = decode_log_group(&list.log_groups[0].encode_to_vec()).expect("valid group");
+    let first = decode_log_group(bytes::Bytes::copy_from_slice(
+        &list.log_groups[0].encode_to_vec(),
+    ))
+    .expect("valid group");
     assert_eq!(first, capture_group());
 }
 
@@ -156,7 +167,10 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn field() -> impl Strategy<Value = Field> {
-    (bytes(12), bytes(24)).prop_map(|(key, value)| Field { key, value })
+    (bytes(12), bytes(24)).prop_map(|(key, value)| Field {
+        key: key.into(),
+        value: value.into(),
+    })
 }
 
 fn entry() -> impl Strategy<Value = LogEntry> {
@@ -179,8 +193,8 @@ fn group() -> impl Strategy<Value = LogGroupData> {
         proptest::collection::vec(entry(), 0..5),
     )
         .prop_map(|(topic, source, tags, logs)| LogGroupData {
-            topic,
-            source,
+            topic: topic.into(),
+            source: source.into(),
             tags,
             logs,
         })
@@ -189,11 +203,11 @@ fn group() -> impl Strategy<Value = LogGroupData> {
 proptest! {
     #[test]
     fn encode_then_decode_is_identity(group in group()) {
-        prop_assert_eq!(decode_log_group(&encode_log_group(&group)), Ok(group));
+        prop_assert_eq!(decode_log_group(encode_log_group(&group).into()), Ok(group));
     }
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(body in bytes(256)) {
-        let _ = decode_log_group(&body);
+        let _ = decode_log_group(bytes::Bytes::copy_from_slice(&body));
     }
 }

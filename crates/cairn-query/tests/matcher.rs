@@ -10,8 +10,8 @@ use cairn_query::{parse_search, QueryError, SearchMatcher};
 fn record(contents: &[(&str, &str)]) -> LogRecord {
     LogRecord {
         time: LogTime::new(1_700_000_000, 0),
-        topic: b"nginx".to_vec(),
-        source: b"10.0.0.1".to_vec(),
+        topic: b"nginx".to_vec().into(),
+        source: b"10.0.0.1".to_vec().into(),
         tags: vec![
             Field::new("host", "web-1"),
             Field::new("__path__", "/var/log/a.log"),

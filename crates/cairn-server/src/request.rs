@@ -220,19 +220,22 @@ mod tests {
 
     #[test]
     fn project_comes_from_the_first_host_label() {
+        let domains = ["localhost".to_owned(), "logs.example.com".to_owned()];
+        let project = |host| project_from_host(Some(host), &domains);
+        assert_eq!(project("proj.127.0.0.1"), Some("proj".into()));
         assert_eq!(
-            project_from_host(Some("proj.127.0.0.1")),
-            Some("proj".into())
-        );
-        assert_eq!(
-            project_from_host(Some("web-logs.cn-hangzhou.log.example.com:7480")),
+            project("web-logs.cn-hangzhou.log.example.org:7480"),
             Some("web-logs".into())
         );
-        assert_eq!(project_from_host(Some("127.0.0.1:7480")), None);
-        assert_eq!(project_from_host(Some("127.0.0.1")), None);
-        assert_eq!(project_from_host(Some("localhost:7480")), None);
-        assert_eq!(project_from_host(Some("[::1]:7480")), None);
-        assert_eq!(project_from_host(None), None);
+        assert_eq!(project("127.0.0.1:7480"), None);
+        assert_eq!(project("127.0.0.1"), None);
+        assert_eq!(project("localhost:7480"), None);
+        assert_eq!(project("app.localhost:7480"), Some("app".into()));
+        assert_eq!(project("[::1]:7480"), None);
+        assert_eq!(project("logs.example.com"), None);
+        assert_eq!(project("LOGS.example.com:443"), None);
+        assert_eq!(project("audit.logs.example.com"), Some("audit".into()));
+        assert_eq!(project_from_host(None, &domains), None);
     }
 
     #[test]

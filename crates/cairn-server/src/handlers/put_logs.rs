@@ -36,7 +36,7 @@ pub async fn put_logs(context: Context<'_>) -> Result<ApiResponse, ApiError> {
         })?),
     };
     let raw = decompress(compression, &request.body, raw_size, MAX_RAW_BODY_BYTES)?;
-    let mut group = cairn_protocol::decode_log_group(&raw)?;
+    let mut group = cairn_protocol::decode_log_group(bytes::Bytes::from(raw))?;
     if group.logs.is_empty() {
         return Err(ApiError::post_body_invalid("the LogGroup holds no logs"));
     }
@@ -47,7 +47,7 @@ pub async fn put_logs(context: Context<'_>) -> Result<ApiResponse, ApiError> {
         )));
     }
     if group.source.is_empty() {
-        group.source = request.source_ip().to_string().into_bytes();
+        group.source = request.source_ip().to_string().into_bytes().into();
     }
 
     let (shard, producer) = shard_and_producer(&context, logstore.shard_count)?;

@@ -14,6 +14,7 @@
 //! - The WAL index and an append's first offset sit at fixed positions, so the writer can set
 //!   them after the (parallel) encoding without re-encoding.
 
+use bytes::Bytes;
 use cairn_model::{Field, LogEntry, LogGroupData, LogTime, LogstoreId};
 
 use crate::ProducerSequence;
@@ -244,32 +245,35 @@ pub(crate) fn set_first_offset(payload: &mut [u8], first_offset: u64) {
     }
 }
 
-/// A bounds-checked cursor over a payload.
-struct PayloadReader<'a> {
-    bytes: &'a [u8],
+/// A bounds-checked cursor over a payload. Byte strings come out as slices of the payload
+/// (no copy), so a replayed record shares the payload's one buffer.
+struct PayloadReader {
+    bytes: Bytes,
     position: usize,
 }
 
-impl<'a> PayloadReader<'a> {
+impl PayloadReader {
     fn remaining(&self) -> usize {
         self.bytes.len() - self.position
     }
 
-    fn take(&mut self, count: usize) -> Result<&'a [u8], DecodeError> {
+    /// The range of the next `count` bytes, consumed.
+    fn take(&mut self, count: usize) -> Result<std::ops::Range<usize>, DecodeError> {
         if count > self.remaining() {
             return Err(DecodeError::Truncated {
                 position: self.position,
                 needed: (count - self.remaining()) as u64,
             });
         }
-        let slice = &self.bytes[self.position..self.position + count];
+        let range = self.position..self.position + count;
         self.position += count;
-        Ok(slice)
+        Ok(range)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let range = self.take(N)?;
         let mut array = [0; N];
-        array.copy_from_slice(self.take(N)?);
+        array.copy_from_slice(&self.bytes[range]);
         Ok(array)
     }
 
@@ -289,9 +293,10 @@ impl<'a> PayloadReader<'a> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
-    fn byte_string(&mut self) -> Result<Vec<u8>, DecodeError> {
+    fn byte_string(&mut self) -> Result<Bytes, DecodeError> {
         let length = self.u32()? as usize;
-        Ok(self.take(length)?.to_vec())
+        let range = self.take(length)?;
+        Ok(self.bytes.slice(range))
     }
 
     /// A list count, refused unless `count` items of at least `min_item_bytes` each fit.
@@ -327,8 +332,10 @@ impl<'a> PayloadReader<'a> {
                         position: key_position,
                     });
                 }
-                let key = String::from_utf8(key).map_err(|_| DecodeError::InvalidProducerKey {
-                    position: key_position,
+                let key = String::from_utf8(key.to_vec()).map_err(|_| {
+                    DecodeError::InvalidProducerKey {
+                        position: key_position,
+                    }
                 })?;
                 let sequence_id = self.u64()?;
                 Ok(Some(ProducerSequence { key, sequence_id }))
@@ -338,8 +345,8 @@ impl<'a> PayloadReader<'a> {
     }
 }
 
-/// Decodes a payload written by [`encode`].
-pub(crate) fn decode(payload: &[u8]) -> Result<WalRecord, DecodeError> {
+/// Decodes a payload written by [`encode`]; keys and values are slices of `payload`.
+pub(crate) fn decode(payload: Bytes) -> Result<WalRecord, DecodeError> {
     let mut reader = PayloadReader {
         bytes: payload,
         position: 0,

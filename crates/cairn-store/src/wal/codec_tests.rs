@@ -11,7 +11,10 @@ fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn field_strategy() -> impl Strategy<Value = Field> {
-    (bytes_strategy(), bytes_strategy()).prop_map(|(key, value)| Field { key, value })
+    (bytes_strategy(), bytes_strategy()).prop_map(|(key, value)| Field {
+        key: key.into(),
+        value: value.into(),
+    })
 }
 
 fn log_strategy() -> impl Strategy<Value = LogEntry> {
@@ -34,8 +37,8 @@ fn group_strategy() -> impl Strategy<Value = LogGroupData> {
         proptest::collection::vec(log_strategy(), 0..6),
     )
         .prop_map(|(topic, source, tags, logs)| LogGroupData {
-            topic,
-            source,
+            topic: topic.into(),
+            source: source.into(),
             tags,
             logs,
         })
@@ -74,7 +77,7 @@ proptest! {
     fn records_round_trip_exactly(record in record_strategy()) {
         let payload = encode(&record).expect("encodes");
         prop_assert_eq!(payload.len() as u64, encoded_len(&record.entry));
-        prop_assert_eq!(decode(&payload).expect("decodes"), record);
+        prop_assert_eq!(decode(Bytes::copy_from_slice(&payload)).expect("decodes"), record);
     }
 
     #[test]
@@ -86,7 +89,7 @@ proptest! {
         let mut payload = encode(&record).expect("encodes");
         set_index(&mut payload, index);
         set_first_offset(&mut payload, first_offset);
-        let decoded = decode(&payload).expect("decodes");
+        let decoded = decode(Bytes::copy_from_slice(&payload)).expect("decodes");
         let mut expected = record;
         expected.index = index;
         if let WalEntry::Append(append) = &mut expected.entry {
@@ -99,13 +102,13 @@ proptest! {
     fn every_strict_prefix_fails_to_decode(record in record_strategy()) {
         let payload = encode(&record).expect("encodes");
         for end in 0..payload.len() {
-            prop_assert!(decode(&payload[..end]).is_err(), "prefix of {} bytes decoded", end);
+            prop_assert!(decode(Bytes::copy_from_slice(&payload[..end])).is_err(), "prefix of {} bytes decoded", end);
         }
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = decode(&bytes);
+        let _ = decode(Bytes::copy_from_slice(&bytes));
     }
 }
 
@@ -122,8 +125,8 @@ fn non_utf8_values_round_trip() {
                 sequence_id: 9,
             }),
             group: LogGroupData {
-                topic: vec![0xff, 0xfe],
-                source: vec![0xc3, 0x28],
+                topic: vec![0xff, 0xfe].into(),
+                source: vec![0xc3, 0x28].into(),
                 tags: vec![Field::new(vec![0x80], vec![0x00, 0xff])],
                 logs: vec![LogEntry {
                     time: LogTime {
@@ -136,7 +139,10 @@ fn non_utf8_values_round_trip() {
         }),
     };
     let payload = encode(&record).expect("encodes");
-    assert_eq!(decode(&payload).expect("decodes"), record);
+    assert_eq!(
+        decode(Bytes::copy_from_slice(&payload)).expect("decodes"),
+        record
+    );
 }
 
 #[test]
@@ -156,7 +162,7 @@ fn a_corrupted_count_is_refused_without_allocating() {
     let count_position = payload.len() - 4;
     payload[count_position..].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(
-        decode(&payload),
+        decode(Bytes::copy_from_slice(&payload)),
         Err(DecodeError::ImpossibleCount {
             position: count_position,
             count: u32::MAX
@@ -168,7 +174,7 @@ fn a_corrupted_count_is_refused_without_allocating() {
     payload[topic_length_position..topic_length_position + 4]
         .copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
-        decode(&payload),
+        decode(Bytes::copy_from_slice(&payload)),
         Err(DecodeError::Truncated { .. })
     ));
 }
@@ -185,15 +191,21 @@ fn unknown_versions_kinds_and_trailing_bytes_are_refused() {
     let mut wrong_version = payload.clone();
     wrong_version[0] = 2;
     assert_eq!(
-        decode(&wrong_version),
+        decode(Bytes::copy_from_slice(&wrong_version)),
         Err(DecodeError::UnsupportedVersion(2))
     );
     let mut wrong_kind = payload.clone();
     wrong_kind[1] = 9;
-    assert_eq!(decode(&wrong_kind), Err(DecodeError::UnknownKind(9)));
+    assert_eq!(
+        decode(Bytes::copy_from_slice(&wrong_kind)),
+        Err(DecodeError::UnknownKind(9))
+    );
     let mut trailing = payload;
     trailing.push(0);
-    assert_eq!(decode(&trailing), Err(DecodeError::TrailingBytes(1)));
+    assert_eq!(
+        decode(Bytes::copy_from_slice(&trailing)),
+        Err(DecodeError::TrailingBytes(1))
+    );
 }
 
 #[test]
@@ -223,7 +235,7 @@ fn oversized_entries_are_refused_before_encoding() {
             shard: 0,
             producer: None,
             group: LogGroupData {
-                topic: vec![0; MAX_PAYLOAD_BYTES as usize],
+                topic: vec![0; MAX_PAYLOAD_BYTES as usize].into(),
                 ..LogGroupData::default()
             },
         }),

@@ -78,7 +78,7 @@ pub(crate) fn replay(
         let valid_bytes = loop {
             match reader.next_frame()? {
                 FrameRead::Frame { offset, payload } => {
-                    let record = codec::decode(&payload).map_err(|error| {
+                    let record = codec::decode(payload.into()).map_err(|error| {
                         corrupt(
                             &file.path,
                             offset,

@@ -62,8 +62,8 @@ async fn appends_are_visible_at_once_in_arrival_order_within_their_time_range() 
 async fn reopen_restores_records_offsets_and_sequence_ids_once_each() {
     let root = tempfile::tempdir().expect("temp dir");
     let binary = LogGroupData {
-        topic: vec![0xff, 0x00],
-        source: vec![],
+        topic: vec![0xff, 0x00].into(),
+        source: vec![].into(),
         tags: vec![Field::new(vec![0xc3, 0x28], vec![0x80])],
         logs: vec![LogEntry {
             time: LogTime::new(7, 123),

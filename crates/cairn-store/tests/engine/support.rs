@@ -22,8 +22,8 @@ pub async fn open(root: &Path) -> LogEngine {
 /// A group of one record per message, at `seconds`.
 pub fn group(messages: &[&str], seconds: u32) -> LogGroupData {
     LogGroupData {
-        topic: b"topic".to_vec(),
-        source: b"10.0.0.1".to_vec(),
+        topic: b"topic".to_vec().into(),
+        source: b"10.0.0.1".to_vec().into(),
         tags: vec![Field::new("host", "web-1")],
         logs: messages
             .iter()

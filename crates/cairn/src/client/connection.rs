@@ -405,7 +405,7 @@ mod tests {
         use cairn_model::{Field, LogEntry, LogGroupData, LogTime};
         use cairn_protocol::compression::{decompress, CompressionType};
         let group = LogGroupData {
-            topic: b"t".to_vec(),
+            topic: bytes::Bytes::from_static(b"t"),
             logs: vec![LogEntry {
                 time: LogTime::new(1_704_067_200, 7),
                 contents: vec![Field::new("content", "hello hello hello hello")],
@@ -428,7 +428,8 @@ mod tests {
         )
         .expect("decompresses");
         assert_eq!(
-            cairn_protocol::decode_log_group(&body).expect("decodes"),
+            cairn_protocol::decode_log_group(bytes::Bytes::copy_from_slice(&body))
+                .expect("decodes"),
             group
         );
     }

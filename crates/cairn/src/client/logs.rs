@@ -201,8 +201,8 @@ impl Batcher {
 /// The LogGroup one PutLogs call carries.
 pub fn build_group(topic: &str, source: &str, logs: Vec<LogEntry>) -> LogGroupData {
     LogGroupData {
-        topic: topic.as_bytes().to_vec(),
-        source: source.as_bytes().to_vec(),
+        topic: topic.as_bytes().to_vec().into(),
+        source: source.as_bytes().to_vec().into(),
         tags: Vec::new(),
         logs,
     }
@@ -425,10 +425,10 @@ mod tests {
         assert!(batcher.push(entry("c")).is_none());
         let rest = batcher.take().expect("rest");
         let group = build_group("web", "10.0.0.1", rest);
-        assert_eq!(group.topic, b"web");
-        assert_eq!(group.source, b"10.0.0.1");
+        assert_eq!(&group.topic[..], b"web");
+        assert_eq!(&group.source[..], b"10.0.0.1");
         assert_eq!(group.logs.len(), 1);
-        assert_eq!(group.logs[0].contents[0].value, b"c");
+        assert_eq!(&group.logs[0].contents[0].value[..], b"c");
     }
 
     #[test]

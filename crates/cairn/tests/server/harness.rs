@@ -385,8 +385,8 @@ impl Client {
 /// A group of `count` records at `time`, each with `id=<prefix>-<n>` and a message.
 pub fn group_of(prefix: &str, count: usize, time: u32) -> LogGroupData {
     LogGroupData {
-        topic: b"test-topic".to_vec(),
-        source: b"10.0.0.9".to_vec(),
+        topic: b"test-topic".to_vec().into(),
+        source: b"10.0.0.9".to_vec().into(),
         tags: vec![Field::new("host", "web-1")],
         logs: (0..count)
             .map(|n| LogEntry {
