@@ -11,6 +11,11 @@
    of raw (uncompressed protobuf) data is sent. Every ack is fsynced by the server.
 4. Measures wall time and the server's CPU time (utime+stime from /proc/<pid>/stat, before/after)
    and prints a markdown table row.
+5. Peer (unless --no-peer): decodes the distinct bodies back into records, writes them as NDJSON
+   (untimed), and has DuckDB load exactly the records Cairn was sent (the distinct bodies' file
+   once per full round-robin cycle, plus a file of the leftover prefix of bodies) into a table of
+   a fresh on-disk database, in a separate process (bench/peer_duckdb.py) whose CPU is measured
+   alone. Prints a second table: Cairn vs DuckDB per raw MB and per CPU-second, with ratios.
 
   bench/run-ingest                       # build release, set up the venv, run with defaults
   python bench/ingest.py --total-mb 64   # a small run
@@ -122,6 +127,86 @@ def build_bodies(count, group_size, seed, base_time, source, topic):
 
 
 # ---------------------------------------------------------------------------------------------
+# Peer: DuckDB loading the same records (bench/peer_duckdb.py in a separate process)
+
+def body_records(body):
+    """The records of a sent body, decoded from the very bytes sent, as GetLogs-shaped dicts."""
+    import lz4.block
+    from aliyun.log.proto import LogGroupRaw
+    group = LogGroupRaw()
+    group.ParseFromString(lz4.block.decompress(body.data, uncompressed_size=body.raw_size))
+    common = {"__topic__": group.Topic, "__source__": group.Source}
+    for tag in group.LogTags:
+        common["__tag__:" + tag.Key] = tag.Value
+    for log in group.Logs:
+        rec = {"__time__": log.Time, "__time_ns_part__": log.Time_ns}
+        rec.update(common)
+        for c in log.Contents:
+            rec[c.Key] = c.Value.decode("utf-8")
+        yield rec
+
+
+def write_peer_input(bodies, n_requests, out_dir):
+    """Untimed. Requests go round-robin over the bodies, so the records sent are: every body's
+    records n_requests // len(bodies) times, then those of the first n_requests % len(bodies)
+    bodies once more. Writes all bodies to all.ndjson and that prefix to rest.ndjson, and returns
+    (files to load in order, columns, NDJSON bytes that will be parsed, records)."""
+    columns = {"__time__": "BIGINT", "__time_ns_part__": "BIGINT"}
+    full_reps, rest = divmod(n_requests, len(bodies))
+    all_path = os.path.join(out_dir, "all.ndjson")
+    rest_path = os.path.join(out_dir, "rest.ndjson")
+    sizes = {}
+    with open(all_path, "w", encoding="utf-8") as fa, open(rest_path, "w", encoding="utf-8") as fr:
+        for i, body in enumerate(bodies):
+            for rec in body_records(body):
+                for k in rec:
+                    columns.setdefault(k, "VARCHAR")
+                line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+                fa.write(line)
+                if i < rest:
+                    fr.write(line)
+    sizes[all_path] = os.path.getsize(all_path)
+    sizes[rest_path] = os.path.getsize(rest_path)
+    files = [all_path] * full_reps + ([rest_path] if rest else [])
+    records = sum(b.records for b in bodies) * full_reps + sum(b.records for b in bodies[:rest])
+    return files, list(columns.items()), sum(sizes[f] for f in files), records
+
+
+def run_duckdb_peer(bodies, n_requests, work_parent, keep, threads):
+    import resource
+    out_dir = tempfile.mkdtemp(prefix="cairn-bench-duckdb-", dir=work_parent)
+    try:
+        t = time.time()
+        files, columns, ndjson_bytes, records = write_peer_input(bodies, n_requests, out_dir)
+        cols_path = os.path.join(out_dir, "columns.json")
+        with open(cols_path, "w") as f:
+            json.dump(columns, f)
+        print("peer: wrote NDJSON in %.1fs (%d columns); DuckDB runs %d load statements over %.0f MB of NDJSON, "
+              "%d records" % (time.time() - t, len(columns), len(files), ndjson_bytes / 1e6, records),
+              file=sys.stderr)
+        cmd = [sys.executable, os.path.join(HERE, "peer_duckdb.py"), "--db", os.path.join(out_dir, "logs.duckdb"),
+               "--columns", cols_path]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0 = time.time()
+        proc = subprocess.run(cmd + files, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc_wall = time.time() - w0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            raise SystemExit("DuckDB peer failed with exit code %d" % proc.returncode)
+        res = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        res.update(ndjson_bytes=ndjson_bytes, expected=records, proc_wall=proc_wall,
+                   proc_cpu=(r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime))
+        return res
+    finally:
+        if not keep:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        else:
+            print("peer: kept %s" % out_dir, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
 # Server process
 
 def free_port():
@@ -166,7 +251,8 @@ class Server(object):
         self.port = free_port()
         self.endpoint = "127.0.0.1:%d" % self.port
         self.keep = keep
-        self.stderr_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".stderr.log")
+        # Beside the data dir, named without "..": cleanup() removes the data dir first.
+        self.stderr_path = os.path.join(os.path.dirname(self.data_dir), os.path.basename(self.data_dir) + ".stderr.log")
         self.proc = None
 
     def start(self, timeout=30):
@@ -340,11 +426,19 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the server data dir")
     p.add_argument("--no-verify", action="store_true", help="skip the post-run record count check")
     p.add_argument("--label", default="", help="free text for the table's first column")
+    p.add_argument("--no-peer", action="store_true", help="skip the DuckDB peer run")
+    p.add_argument("--peer-threads", type=int, default=0, help="DuckDB threads (default: DuckDB's, = cores)")
     a = p.parse_args()
 
     self_test_signing()
     if not os.access(a.bin, os.X_OK):
         raise SystemExit("cairn binary not found: %s (build it or set CAIRN_BIN)" % a.bin)
+    if not a.no_peer:
+        try:
+            import duckdb  # noqa: F401  (only checked here; the peer runs in its own process)
+        except ImportError:
+            raise SystemExit("duckdb not installed: pip install -r bench/requirements.txt (bench/run-ingest "
+                             "does it), or pass --no-peer")
 
     # ---- 1. build bodies (untimed)
     base_time = int(time.time()) - 1800
@@ -419,6 +513,8 @@ def main():
         server.stop()
         server.cleanup()
 
+    rev = git_rev()
+    run_label = a.label or time.strftime("%Y-%m-%d %H:%M")
     header = ("| run | rev | clients | raw MB | lz4 MB | records | wall s | raw MB/s | records/s | server CPU s "
               "| raw MB/CPU-s | records/CPU-s | client CPU s | p50 ms | p99 ms | retries | peak RSS MB | disk MB "
               "| count check |")
@@ -426,11 +522,39 @@ def main():
     print("|" + "---|" * (header.count("|") - 1))
     print("| %s | %s | %d | %.0f | %.0f | %d | %.1f | %.1f | %.0f | %.1f | %.1f | %.0f | %.1f | %.0f | %.0f | %d "
           "| %.0f | %.0f | %s |" % (
-              a.label or time.strftime("%Y-%m-%d %H:%M"), git_rev(), a.concurrency, raw_mb, wire_mb, records, wall,
+              run_label, rev, a.concurrency, raw_mb, wire_mb, records, wall,
               raw_mb / wall, records / wall, server_cpu,
               raw_mb / server_cpu if server_cpu > 0 else float("nan"),
               records / server_cpu if server_cpu > 0 else float("nan"),
               client_cpu, percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3, retries, rss, disk, verified))
+    sys.stdout.flush()
+
+    if a.no_peer:
+        return
+    peer = run_duckdb_peer(bodies, n_requests, a.data_parent, a.keep, a.peer_threads)
+    d_wall, d_cpu = peer["wall"], peer["cpu"]
+    d_check = "ok" if peer["rows"] == records == peer["expected"] else "MISMATCH %s/%d" % (peer["rows"], records)
+
+    def div(x, y):
+        return x / y if y > 0 else float("nan")
+
+    c_eff, d_eff = div(raw_mb, server_cpu), div(raw_mb, d_cpu)
+    print()
+    header = ("| run | rev | raw MB | records | Cairn raw MB/CPU-s | DuckDB raw MB/CPU-s | CPU ratio Cairn/DuckDB "
+              "| Cairn raw MB/s | DuckDB raw MB/s | wall ratio Cairn/DuckDB | Cairn CPU s | DuckDB CPU s "
+              "| DuckDB process CPU s | Cairn wall s | DuckDB wall s | DuckDB NDJSON MB | Cairn disk MB "
+              "| DuckDB db MB | DuckDB peak RSS MB | DuckDB threads | DuckDB count check |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    print("| %s | %s | %.0f | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f "
+          "| %.0f | %.0f | %.0f | %.0f | %s | %s |" % (
+              run_label, rev, raw_mb, records, c_eff, d_eff, div(c_eff, d_eff),
+              raw_mb / wall, div(raw_mb, d_wall), div(raw_mb / wall, div(raw_mb, d_wall)),
+              server_cpu, d_cpu, peer["proc_cpu"], wall, d_wall, peer["ndjson_bytes"] / 1e6, disk,
+              (peer["db_bytes"] + peer["wal_bytes"]) / 1e6, peer["peak_rss_mb"], peer["threads"], d_check))
+    print("\nDuckDB %s: %d statements (CREATE TABLE AS + INSERTs + CHECKPOINT); CPU/wall are connect..close; "
+          "'process CPU' is the whole peer process incl. Python start and import (RUSAGE_CHILDREN)."
+          % (peer["version"], peer["statements"]))
 
 
 def verify_count(client, project, logstore, base_time, expected, timeout=120):
