@@ -1,18 +1,23 @@
 //! Who is making a request, once authentication has succeeded.
 //!
-//! A [`Principal`] is built by the server from a [`KeyCredential`] after the request signature
-//! has been verified with the credential's secret; from then on only the principal travels (to
-//! [`authorize`](crate::authorize), to the audit trail), never the secret.
+//! A [`Principal`] comes from [`Iam::authenticate`](crate::Iam::authenticate) (with the secret
+//! to verify the request signature with), or, for Cairn's own services and server-side jobs,
+//! from [`Iam::assume_role_as_service`](crate::Iam::assume_role_as_service) and
+//! [`Iam::principal_for_role`](crate::Iam::principal_for_role). From then on only the principal
+//! travels (to [`authorize`](crate::authorize), to the audit trail), never a secret.
+//!
+//! Invariant: `policies` holds the effective identity policies at authentication time — the
+//! policies attached to the user, or to the assumed role — and is empty for the root identity,
+//! which needs none inside its own account.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use cairn_model::{AccessKeyId, AccountId, UserName};
+use cairn_model::{AccessKeyId, AccountId, RoleName, UserName};
 
-use crate::SecretString;
+use crate::{PolicyDocument, SecretString};
 
 /// The identity inside an account that signed a request.
-///
-/// Non-exhaustive: assumed-role sessions (STS) will be added as another variant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PrincipalIdentity {
@@ -20,24 +25,37 @@ pub enum PrincipalIdentity {
     Root,
     /// A user of the account.
     User(UserName),
+    /// A session of an assumed role: temporary `STS.` credentials, or a service acting through
+    /// a role. The principal's account is the role's account.
+    RoleSession {
+        /// The assumed role.
+        role: RoleName,
+        /// The session name the caller chose (shows in the audit trail).
+        session_name: String,
+        /// The account of whoever assumed the role (equal to the role's account for
+        /// same-account sessions and for Cairn's services).
+        assumed_by: AccountId,
+    },
 }
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The account the caller acts in.
+    /// The account the caller acts in; for a role session, the role's account.
     pub account: AccountId,
     /// Who inside the account.
     pub identity: PrincipalIdentity,
-    /// The AccessKey that signed the request.
+    /// The AccessKey that signed the request (`STS.` for role sessions).
     pub access_key_id: AccessKeyId,
     /// The client's address, when known.
     pub source_ip: Option<IpAddr>,
+    /// The effective identity policies; empty for root.
+    pub policies: Arc<Vec<PolicyDocument>>,
 }
 
-/// What the server needs to verify a request signed with an AccessKey: the secret, and whom
-/// the key stands for. Only [`Iam::authenticate_key`](crate::Iam::authenticate_key) makes one,
-/// and only for an active key.
+/// What the server needs to verify a request signed with a long-term AccessKey: the secret,
+/// and whom the key stands for. Only [`Iam::authenticate_key`](crate::Iam::authenticate_key)
+/// makes one, and only for an active key.
 #[derive(Debug, Clone)]
 pub struct KeyCredential {
     /// The AccessKey id.
@@ -51,7 +69,9 @@ pub struct KeyCredential {
 }
 
 impl KeyCredential {
-    /// The principal this credential authenticates, once the signature has been verified.
+    /// The principal this credential authenticates, once the signature has been verified,
+    /// **without** policies: a user principal made here is allowed nothing. Use
+    /// [`Iam::authenticate`](crate::Iam::authenticate) to get a principal with its policies.
     pub fn principal(&self, source_ip: Option<IpAddr>) -> Principal {
         Principal {
             account: self.account,
@@ -61,6 +81,7 @@ impl KeyCredential {
             },
             access_key_id: self.access_key_id.clone(),
             source_ip,
+            policies: Arc::default(),
         }
     }
 }

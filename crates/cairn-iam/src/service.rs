@@ -1,4 +1,6 @@
 //! [`Iam`]: accounts, users and AccessKeys, on top of the metastore and the master key.
+//! Policies, roles and STS are further `impl Iam` blocks in [`crate::policies`],
+//! [`crate::roles`], [`crate::sts`] and [`crate::authn`].
 //!
 //! Invariants:
 //! - an AccessKey secret exists in plain text only in the [`NewAccessKey`] returned by
@@ -12,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use cairn_meta::{
@@ -22,6 +25,7 @@ use cairn_model::{AccessKeyId, AccountId, ModelError, UserName};
 use serde::Serialize;
 use zeroize::Zeroize;
 
+use crate::clock::{Clock, SystemClock};
 use crate::{IamError, KeyCredential, MasterKey, SecretString};
 
 /// How many fresh random ids are tried when a generated id is already taken.
@@ -83,10 +87,13 @@ impl From<AccessKeyRecord> for AccessKeySummary {
 
 /// Identity management and authentication.
 pub struct Iam {
-    metastore: Arc<dyn Metastore>,
-    master_key: MasterKey,
+    pub(crate) metastore: Arc<dyn Metastore>,
+    pub(crate) master_key: MasterKey,
+    pub(crate) clock: Arc<dyn Clock>,
     /// When each key's use was last written, to throttle `touch_access_key`.
     key_use_written: Mutex<HashMap<AccessKeyId, i64>>,
+    /// When expired STS sessions were last purged (unix seconds).
+    pub(crate) sessions_purged_at: AtomicI64,
 }
 
 impl fmt::Debug for Iam {
@@ -95,10 +102,6 @@ impl fmt::Debug for Iam {
             .field("master_key", &self.master_key)
             .finish_non_exhaustive()
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Checks a free-text name (account name, display name): `min_len` to
@@ -122,13 +125,29 @@ fn check_free_text(
 }
 
 impl Iam {
-    /// IAM over `metastore`, sealing secrets with `master_key`.
+    /// IAM over `metastore`, sealing secrets with `master_key`, on the system clock.
     pub fn new(metastore: Arc<dyn Metastore>, master_key: MasterKey) -> Self {
+        Self::with_clock(metastore, master_key, Arc::new(SystemClock))
+    }
+
+    /// IAM reading the time from `clock` (tests move it to expire credentials).
+    pub fn with_clock(
+        metastore: Arc<dyn Metastore>,
+        master_key: MasterKey,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             metastore,
             master_key,
+            clock,
             key_use_written: Mutex::new(HashMap::new()),
+            sessions_purged_at: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Now, in unix seconds, from the clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// Creates an account with a fresh random 16-digit id. The name is 1 to 128 characters
@@ -146,7 +165,7 @@ impl Iam {
             let account = Account {
                 id: AccountId::generate(),
                 name: name.clone(),
-                created_at: now(),
+                created_at: self.now(),
             };
             match self.metastore.create_account(&account).await {
                 Ok(()) => {
@@ -184,7 +203,7 @@ impl Iam {
             account,
             name,
             display_name,
-            created_at: now(),
+            created_at: self.now(),
         };
         self.metastore.create_user(&user).await?;
         tracing::info!(%account, user = %user.name, "user created");
@@ -219,9 +238,7 @@ impl Iam {
         let mut last_clash = None;
         for _ in 0..ID_ATTEMPTS {
             let id = AccessKeyId::generate();
-            let (nonce, ciphertext) = self
-                .master_key
-                .encrypt(secret.expose().as_bytes(), id.as_str().as_bytes())?;
+            let (nonce, ciphertext) = self.seal_secret(&id, &secret)?;
             let record = AccessKeyRecord {
                 id: id.clone(),
                 account,
@@ -229,7 +246,7 @@ impl Iam {
                 secret_ciphertext: ciphertext,
                 secret_nonce: nonce,
                 status: AccessKeyStatus::Active,
-                created_at: now(),
+                created_at: self.now(),
                 last_used_at: None,
             };
             match self.metastore.create_access_key(&record).await {
@@ -301,13 +318,35 @@ impl Iam {
         if record.status != AccessKeyStatus::Active {
             return Err(IamError::AccessKeyDisabled { id: id.clone() });
         }
+        let secret = self.open_secret(id, &record.secret_nonce, &record.secret_ciphertext)?;
+        Ok(KeyCredential {
+            access_key_id: record.id,
+            account: record.account,
+            user: record.user,
+            secret,
+        })
+    }
+
+    /// Seals a secret for the key `id` (the id is the associated data); `(nonce, ciphertext)`.
+    pub(crate) fn seal_secret(
+        &self,
+        id: &AccessKeyId,
+        secret: &SecretString,
+    ) -> Result<(Vec<u8>, Vec<u8>), IamError> {
+        self.master_key
+            .encrypt(secret.expose().as_bytes(), id.as_str().as_bytes())
+    }
+
+    /// Opens the sealed secret of the key `id`.
+    pub(crate) fn open_secret(
+        &self,
+        id: &AccessKeyId,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<SecretString, IamError> {
         let plaintext = self
             .master_key
-            .decrypt(
-                &record.secret_nonce,
-                &record.secret_ciphertext,
-                id.as_str().as_bytes(),
-            )
+            .decrypt(nonce, ciphertext, id.as_str().as_bytes())
             .inspect_err(|_| {
                 tracing::error!(
                     access_key_id = %id,
@@ -318,18 +357,13 @@ impl Iam {
             err.into_bytes().zeroize();
             IamError::Crypto("decrypted secret is not UTF-8")
         })?;
-        Ok(KeyCredential {
-            access_key_id: record.id,
-            account: record.account,
-            user: record.user,
-            secret: SecretString::new(secret),
-        })
+        Ok(SecretString::new(secret))
     }
 
     /// Records that a key signed an accepted request (call after the signature verified).
     /// Writes at most once a minute per key, so a busy key costs no write per request.
     pub async fn record_key_use(&self, id: &AccessKeyId) -> Result<(), IamError> {
-        let used_at = now();
+        let used_at = self.now();
         {
             let mut written = self
                 .key_use_written

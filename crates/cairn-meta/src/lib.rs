@@ -12,8 +12,14 @@
 //!   [`MetaError::Corrupt`];
 //! - project names are unique across all accounts; logstore ids are never reused;
 //! - AccessKey secrets are stored only sealed, as `cairn-iam` hands them over.
+//! - an account is in at most one resource directory, and every membership change is logged
+//!   with its events in one transaction (see [`DirectoryStore`]).
 
+mod directory_store;
 mod error;
+mod iam_records;
+mod iam_store;
+mod job_store;
 mod metastore;
 mod records;
 mod sqlite;
@@ -21,7 +27,18 @@ mod sqlite;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
+pub use directory_store::{
+    DirectoryEvent, DirectoryMembership, DirectoryRecord, DirectoryService, DirectoryStore,
+    DirectoryStoreError, InvitationRecord, InvitationStatus, JoinMethod, MemberRecord,
+    SequencedEvent,
+};
 pub use error::{EntityKind, MetaError};
+pub use iam_records::{
+    AttachedPolicy, CustomPolicyRecord, PolicyAttachment, PolicyKind, PolicyTarget, StoredRole,
+    StsSessionRecord,
+};
+pub use iam_store::{IamStore, IamStoreError};
+pub use job_store::{JobProgress, JobRecord, JobState, JobStore, JobStoreError};
 pub use metastore::Metastore;
 pub use records::{
     AccessKeyRecord, AccessKeyStatus, Account, ListQuery, LogstoreRecord, LogstoreUpdate,

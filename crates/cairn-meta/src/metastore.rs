@@ -22,7 +22,9 @@ use crate::{
 
 /// Cairn's metadata store. Used as `Arc<dyn Metastore>`.
 #[async_trait]
-pub trait Metastore: Send + Sync {
+pub trait Metastore:
+    crate::DirectoryStore + crate::JobStore + crate::IamStore + Send + Sync
+{
     // ---- accounts ----
 
     /// Stores a new account. `AlreadyExists` if the id is taken (callers pick random ids and
@@ -47,8 +49,8 @@ pub trait Metastore: Send + Sync {
     /// The users of an account, ordered by name (empty for an unknown account).
     async fn list_users(&self, account: AccountId) -> Result<Vec<User>, MetaError>;
 
-    /// Deletes a user together with its AccessKeys, and returns the ids of the deleted keys so
-    /// that callers can drop whatever they cached about them.
+    /// Deletes a user together with its AccessKeys and policy attachments, and returns the ids
+    /// of the deleted keys so that callers can drop whatever they cached about them.
     async fn delete_user(
         &self,
         account: AccountId,

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::{AccountId, LogstoreName, ModelError, ProjectName, UserName};
+use crate::{AccountId, LogstoreName, ModelError, ProjectName, RoleName, UserName};
 
 /// A parsed resource ARN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,6 +51,11 @@ impl ResourceArn {
     /// The ARN of a user.
     pub fn user(account: AccountId, user: &UserName) -> Self {
         Self::ram(account, format!("user/{user}"))
+    }
+
+    /// The ARN of a role, `acs:ram::<account>:role/<name>`.
+    pub fn role(account: AccountId, role: &RoleName) -> Self {
+        Self::ram(account, format!("role/{role}"))
     }
 
     /// The ARN of a RAM resource of an account (`user/x`, `role/x`, `*`).

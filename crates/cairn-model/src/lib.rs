@@ -9,6 +9,7 @@
 
 pub mod arn;
 pub mod error;
+pub mod iam_names;
 pub mod ids;
 pub mod index;
 pub mod names;
@@ -16,6 +17,7 @@ pub mod record;
 
 pub use arn::ResourceArn;
 pub use error::ModelError;
+pub use iam_names::{PolicyName, RoleName};
 pub use ids::{AccessKeyId, AccountId, LogstoreId, UserName};
 pub use index::{FieldIndex, FieldIndexType, FullTextIndex, IndexConfig, DEFAULT_TOKEN_DELIMITERS};
 pub use names::{LogstoreName, ProjectName};

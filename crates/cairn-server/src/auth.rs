@@ -1,11 +1,13 @@
 //! Authentication: from a signed request to a [`Principal`].
 //!
 //! Every API request must carry an SLS signature (V1 `LOG id:sig` or V4
-//! `SLS4-HMAC-SHA256`). The key id is looked up in IAM, the signature recomputed over the
-//! request as received and compared in constant time, and the request time checked against a
-//! 15-minute window so a captured request cannot be replayed later. Nothing here logs a secret.
+//! `SLS4-HMAC-SHA256`). The key id is looked up in IAM (temporary `STS.` keys must also present
+//! their security token in `x-acs-security-token`, which both signature versions sign), the
+//! signature recomputed over the request as received and compared in constant time, and the
+//! request time checked against a 15-minute window so a captured request cannot be replayed
+//! later. Nothing here logs a secret.
 
-use cairn_iam::{Principal, PrincipalIdentity};
+use cairn_iam::Principal;
 use cairn_model::AccessKeyId;
 use cairn_protocol::signing::{self, Authorization, SigningRequest};
 
@@ -41,7 +43,11 @@ pub async fn authenticate(
             "the AccessKey id does not exist",
         )
     })?;
-    let credential = state.iam.authenticate_key(&key_id).await?;
+    let security_token = request.header("x-acs-security-token");
+    let (principal, secret) = state
+        .iam
+        .authenticate(&key_id, security_token, Some(request.source_ip()))
+        .await?;
 
     let request_time = signing::request_time(&authorization, &request.headers)?;
     let now = chrono::Utc::now().timestamp();
@@ -63,18 +69,13 @@ pub async fn authenticate(
         headers: &request.headers,
         body: &request.body,
     };
-    signing::verify(credential.secret.expose(), &authorization, &signing_request)?;
-    if let Err(error) = state.iam.record_key_use(&key_id).await {
-        tracing::warn!(%error, access_key_id = %key_id, "could not record AccessKey use");
+    signing::verify(secret.expose(), &authorization, &signing_request)?;
+    let is_temporary = key_id.as_str().starts_with("STS.");
+    if !is_temporary {
+        if let Err(error) = state.iam.record_key_use(&key_id).await {
+            tracing::warn!(%error, access_key_id = %key_id, "could not record AccessKey use");
+        }
     }
 
-    Ok(Principal {
-        account: credential.account,
-        identity: match credential.user {
-            Some(user) => PrincipalIdentity::User(user),
-            None => PrincipalIdentity::Root,
-        },
-        access_key_id: key_id,
-        source_ip: Some(request.source_ip()),
-    })
+    Ok(principal)
 }

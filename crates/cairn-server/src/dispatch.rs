@@ -50,6 +50,36 @@ pub enum Api {
     ListAccessKeys,
     UpdateAccessKey,
     DeleteAccessKey,
+    CreatePolicy,
+    ListPolicies,
+    GetPolicy,
+    DeletePolicy,
+    AttachPolicy,
+    DetachPolicy,
+    ListAttachedPolicies,
+    CreateRole,
+    ListRoles,
+    GetRole,
+    UpdateRole,
+    DeleteRole,
+    AssumeRole,
+    RevokeSession,
+    EnableResourceDirectory,
+    GetResourceDirectory,
+    CreateMemberAccount,
+    ListMembers,
+    RemoveMember,
+    InviteAccount,
+    ListInvitations,
+    RespondToInvitation,
+    SetDelegatedAdministrator,
+    RemoveDelegatedAdministrator,
+    ListDelegatedAdministrators,
+    CreateEtl,
+    ListEtls,
+    GetEtl,
+    UpdateEtl,
+    DeleteEtl,
 }
 
 impl Api {
@@ -84,6 +114,36 @@ impl Api {
             Api::ListAccessKeys => "ListAccessKeys",
             Api::UpdateAccessKey => "UpdateAccessKey",
             Api::DeleteAccessKey => "DeleteAccessKey",
+            Api::CreatePolicy => "CreatePolicy",
+            Api::ListPolicies => "ListPolicies",
+            Api::GetPolicy => "GetPolicy",
+            Api::DeletePolicy => "DeletePolicy",
+            Api::AttachPolicy => "AttachPolicy",
+            Api::DetachPolicy => "DetachPolicy",
+            Api::ListAttachedPolicies => "ListAttachedPolicies",
+            Api::CreateRole => "CreateRole",
+            Api::ListRoles => "ListRoles",
+            Api::GetRole => "GetRole",
+            Api::UpdateRole => "UpdateRole",
+            Api::DeleteRole => "DeleteRole",
+            Api::AssumeRole => "AssumeRole",
+            Api::RevokeSession => "RevokeSession",
+            Api::EnableResourceDirectory => "EnableResourceDirectory",
+            Api::GetResourceDirectory => "GetResourceDirectory",
+            Api::CreateMemberAccount => "CreateMemberAccount",
+            Api::ListMembers => "ListMembers",
+            Api::RemoveMember => "RemoveMember",
+            Api::InviteAccount => "InviteAccount",
+            Api::ListInvitations => "ListInvitations",
+            Api::RespondToInvitation => "RespondToInvitation",
+            Api::SetDelegatedAdministrator => "SetDelegatedAdministrator",
+            Api::RemoveDelegatedAdministrator => "RemoveDelegatedAdministrator",
+            Api::ListDelegatedAdministrators => "ListDelegatedAdministrators",
+            Api::CreateEtl => "CreateETL",
+            Api::ListEtls => "ListETL",
+            Api::GetEtl => "GetETL",
+            Api::UpdateEtl => "UpdateETL",
+            Api::DeleteEtl => "DeleteETL",
         }
     }
 }
@@ -127,6 +187,45 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         (&Method::POST, ["iam", "accesskeys"]) => plain(Api::CreateAccessKey),
         (&Method::PUT, ["iam", "accesskeys", key]) => named(Api::UpdateAccessKey, key),
         (&Method::DELETE, ["iam", "accesskeys", key]) => named(Api::DeleteAccessKey, key),
+        (&Method::POST, ["iam", "policies"]) => plain(Api::CreatePolicy),
+        (&Method::GET, ["iam", "policies"]) => plain(Api::ListPolicies),
+        (&Method::GET, ["iam", "policies", name]) => named(Api::GetPolicy, name),
+        (&Method::DELETE, ["iam", "policies", name]) => named(Api::DeletePolicy, name),
+        (&Method::POST, ["iam", "policy-attachments"]) => plain(Api::AttachPolicy),
+        (&Method::DELETE, ["iam", "policy-attachments"]) => plain(Api::DetachPolicy),
+        (&Method::GET, ["iam", "policy-attachments"]) => plain(Api::ListAttachedPolicies),
+        (&Method::POST, ["iam", "roles"]) => plain(Api::CreateRole),
+        (&Method::GET, ["iam", "roles"]) => plain(Api::ListRoles),
+        (&Method::GET, ["iam", "roles", name]) => named(Api::GetRole, name),
+        (&Method::PUT, ["iam", "roles", name]) => named(Api::UpdateRole, name),
+        (&Method::DELETE, ["iam", "roles", name]) => named(Api::DeleteRole, name),
+        (&Method::POST, ["sts", "assume-role"]) => plain(Api::AssumeRole),
+        (&Method::DELETE, ["sts", "sessions", key]) => named(Api::RevokeSession, key),
+        (&Method::POST, ["rd"]) => plain(Api::EnableResourceDirectory),
+        (&Method::GET, ["rd"]) => plain(Api::GetResourceDirectory),
+        (&Method::POST, ["rd", "accounts"]) => plain(Api::CreateMemberAccount),
+        (&Method::GET, ["rd", "members"]) => plain(Api::ListMembers),
+        (&Method::DELETE, ["rd", "members", account]) => named(Api::RemoveMember, account),
+        (&Method::POST, ["rd", "invitations"]) => plain(Api::InviteAccount),
+        (&Method::GET, ["rd", "invitations"]) => plain(Api::ListInvitations),
+        (&Method::POST, ["rd", "invitations", id, response]) => Some(Route {
+            api: Api::RespondToInvitation,
+            resource: Some(format!("{id}/{response}")),
+        }),
+        (&Method::PUT, ["rd", "delegated-administrators", service]) => {
+            named(Api::SetDelegatedAdministrator, service)
+        }
+        (&Method::DELETE, ["rd", "delegated-administrators", service]) => {
+            named(Api::RemoveDelegatedAdministrator, service)
+        }
+        (&Method::GET, ["rd", "delegated-administrators"]) => {
+            plain(Api::ListDelegatedAdministrators)
+        }
+        (&Method::POST, ["etls"]) => plain(Api::CreateEtl),
+        (&Method::GET, ["etls"]) => plain(Api::ListEtls),
+        (&Method::GET, ["etls", name]) => named(Api::GetEtl, name),
+        (&Method::PUT, ["etls", name]) => named(Api::UpdateEtl, name),
+        (&Method::DELETE, ["etls", name]) => named(Api::DeleteEtl, name),
         (&Method::GET, ["logstores"]) => plain(Api::ListLogStores),
         (&Method::POST, ["logstores"]) => plain(Api::CreateLogStore),
         (&Method::GET, ["logstores", logstore]) => match kind {
@@ -258,7 +357,18 @@ mod tests {
             None
         );
         assert_eq!(api(Method::PATCH, "/", None, true), None);
-        let route = route(&Method::DELETE, "/iam/accesskeys/LTAIabc", None, false).unwrap();
-        assert_eq!(route.resource.as_deref(), Some("LTAIabc"));
+        let key = route(&Method::DELETE, "/iam/accesskeys/LTAIabc", None, false).unwrap();
+        assert_eq!(key.resource.as_deref(), Some("LTAIabc"));
+        assert_eq!(
+            api(Method::POST, "/sts/assume-role", None, false),
+            Some(Api::AssumeRole)
+        );
+        assert_eq!(
+            api(Method::PUT, "/etls/copy-1", None, true),
+            Some(Api::UpdateEtl)
+        );
+        let response = route(&Method::POST, "/rd/invitations/inv-1/accept", None, false).unwrap();
+        assert_eq!(response.api, Api::RespondToInvitation);
+        assert_eq!(response.resource.as_deref(), Some("inv-1/accept"));
     }
 }

@@ -6,7 +6,8 @@
 //! SLS client retries.
 
 use axum::http::StatusCode;
-use cairn_iam::IamError;
+use cairn_iam::{DirectoryError, IamError};
+use cairn_jobs::JobError;
 use cairn_meta::{EntityKind, MetaError};
 use cairn_model::ModelError;
 use cairn_protocol::ProtocolError;
@@ -177,9 +178,13 @@ impl From<MetaError> for ApiError {
 
 impl From<IamError> for ApiError {
     fn from(error: IamError) -> Self {
+        let message = error.to_string();
         match error {
             IamError::Unauthorized { .. } => {
-                Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", error.to_string())
+                Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+            }
+            IamError::AssumeRoleDenied { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "Unauthorized", message)
             }
             IamError::AccessKeyNotFound { .. } => Self::new(
                 StatusCode::UNAUTHORIZED,
@@ -191,8 +196,50 @@ impl From<IamError> for ApiError {
                 "InvalidAccessKeyId",
                 "the AccessKey is disabled",
             ),
+            IamError::CredentialsExpired { .. } => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "SecurityTokenExpired",
+                "the temporary credentials have expired; assume the role again",
+            ),
+            IamError::InvalidSecurityToken { .. } => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidSecurityToken",
+                "the security token is missing or does not belong to this AccessKey",
+            ),
+            IamError::InvalidPolicy { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "MalformedPolicyDocument", message)
+            }
+            IamError::InvalidParameter { .. } => Self::parameter_invalid(message),
+            IamError::PolicyNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "EntityNotExist.Policy", message)
+            }
+            IamError::PolicyAlreadyExists { .. } => {
+                Self::new(StatusCode::CONFLICT, "EntityAlreadyExists.Policy", message)
+            }
+            IamError::PolicyInUse { .. } => {
+                Self::new(StatusCode::CONFLICT, "DeleteConflict.Policy", message)
+            }
+            IamError::PolicyAlreadyAttached { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "EntityAlreadyExists.Policy.Attachment",
+                message,
+            ),
+            IamError::PolicyNotAttached { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "EntityNotExist.Policy.Attachment",
+                message,
+            ),
+            IamError::RoleNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "EntityNotExist.Role", message)
+            }
+            IamError::RoleAlreadyExists { .. } => {
+                Self::new(StatusCode::CONFLICT, "EntityAlreadyExists.Role", message)
+            }
             IamError::Meta(meta) => meta.into(),
             IamError::Model(model) => model.into(),
+            other if other.is_transient() => {
+                Self::server_busy("identity service is busy, please retry")
+            }
             other => Self::internal(other),
         }
     }
@@ -224,6 +271,69 @@ impl From<StoreError> for ApiError {
                 Self::server_busy("the server is busy, please retry")
             }
             _ => Self::internal(error),
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(error: DirectoryError) -> Self {
+        let message = error.to_string();
+        match error {
+            DirectoryError::NotRoot { .. }
+            | DirectoryError::NotManagementAccount { .. }
+            | DirectoryError::NotManagementOrDelegatedAdministrator { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "NoPermission", message)
+            }
+            DirectoryError::NoDirectory { .. } | DirectoryError::DirectoryNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "ResourceDirectoryNotExist", message)
+            }
+            DirectoryError::AccountNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "AccountNotExist", message)
+            }
+            DirectoryError::InvitationNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "InvitationNotExist", message)
+            }
+            DirectoryError::NoDelegatedAdministrator { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "DelegatedAdministratorNotExist",
+                message,
+            ),
+            DirectoryError::AlreadyInDirectory { .. } => {
+                Self::new(StatusCode::CONFLICT, "AccountAlreadyInDirectory", message)
+            }
+            DirectoryError::InvitationNotPending { .. } => {
+                Self::new(StatusCode::CONFLICT, "InvitationNotPending", message)
+            }
+            DirectoryError::NotAMember { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "AccountNotMember", message)
+            }
+            DirectoryError::CannotRemoveManagementAccount { .. }
+            | DirectoryError::CannotDelegateToManagementAccount { .. } => {
+                Self::parameter_invalid(message)
+            }
+            DirectoryError::Iam(iam) => iam.into(),
+            DirectoryError::Meta(meta) => meta.into(),
+            other if other.is_transient() => {
+                Self::server_busy("the directory is busy, please retry")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        let message = error.to_string();
+        match error {
+            JobError::Invalid { .. } => Self::parameter_invalid(message),
+            JobError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "JobNotExist", message),
+            JobError::AlreadyExists { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "JobAlreadyExist", message)
+            }
+            other if other.is_transient() => {
+                Self::server_busy("the job service is busy, please retry")
+            }
+            other => Self::internal(other),
         }
     }
 }

@@ -25,7 +25,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use metrics::ServerMetrics;
-pub use state::{ServerSettings, ServerState};
+pub use state::{ServerComponents, ServerSettings, ServerState};
 
 /// The router: `/health`, `/metrics`, and every SLS/management API as the fallback.
 pub fn router(state: Arc<ServerState>) -> Router {

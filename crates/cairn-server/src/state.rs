@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use cairn_iam::Iam;
+use cairn_iam::{Iam, ResourceDirectory};
+use cairn_jobs::JobScheduler;
 use cairn_meta::Metastore;
 use cairn_model::AccountId;
 use cairn_store::LogEngine;
@@ -22,12 +23,32 @@ pub struct ServerSettings {
     pub endpoint_domains: Vec<String>,
 }
 
+/// The services the server is built from.
+pub struct ServerComponents {
+    /// Projects, logstores, index configs, accounts and keys.
+    pub meta: Arc<dyn Metastore>,
+    /// Identity: AccessKeys, policies, roles, STS and authorisation.
+    pub iam: Arc<Iam>,
+    /// The resource directory: organisations of accounts.
+    pub directory: Arc<ResourceDirectory>,
+    /// The durable write path and the in-memory read path.
+    pub engine: Arc<LogEngine>,
+    /// Copy and transform jobs.
+    pub jobs: Arc<JobScheduler>,
+    /// Prometheus metrics.
+    pub metrics: Arc<ServerMetrics>,
+}
+
 /// The server's shared state; handlers receive it as `Arc<ServerState>`.
 pub struct ServerState {
     /// Projects, logstores, index configs, accounts and keys.
     pub meta: Arc<dyn Metastore>,
-    /// Identity: AccessKeys and authorisation.
+    /// Identity: AccessKeys, policies, roles, STS and authorisation.
     pub iam: Arc<Iam>,
+    /// The resource directory: organisations of accounts.
+    pub directory: Arc<ResourceDirectory>,
+    /// Copy and transform jobs.
+    pub jobs: Arc<JobScheduler>,
     /// The durable write path and the in-memory read path.
     pub engine: Arc<LogEngine>,
     /// Prometheus metrics.
@@ -43,13 +64,15 @@ pub struct ServerState {
 
 impl ServerState {
     /// Assembles the state.
-    pub fn new(
-        meta: Arc<dyn Metastore>,
-        iam: Arc<Iam>,
-        engine: Arc<LogEngine>,
-        metrics: Arc<ServerMetrics>,
-        settings: ServerSettings,
-    ) -> Arc<Self> {
+    pub fn new(components: ServerComponents, settings: ServerSettings) -> Arc<Self> {
+        let ServerComponents {
+            meta,
+            iam,
+            directory,
+            engine,
+            jobs,
+            metrics,
+        } = components;
         let ServerSettings {
             region,
             operator_account,
@@ -58,6 +81,8 @@ impl ServerState {
         Arc::new(Self {
             meta,
             iam,
+            directory,
+            jobs,
             engine,
             metrics,
             region,

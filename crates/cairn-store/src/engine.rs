@@ -3,6 +3,10 @@
 //! Invariants:
 //! - `append` returns `Ok` only after its record is fsynced in the WAL and visible to `scan`.
 //! - `scan` never blocks on the WAL and never sees an unacknowledged record.
+//! - Offsets: every record of a logstore has an offset (0, 1, 2, ... in acknowledgement
+//!   order, surviving restarts). [`LogEngine::read_from`] reads by offset and
+//!   [`LogEngine::next_offset`] tells where the next record will go; a reader that resumes
+//!   from a saved offset sees every record after it exactly once (see `crate::memtable`).
 //! - All writes go through the one writer thread (see `crate::writer`); the engine itself
 //!   holds only the channel to it and read access to the memtable, so it is cheap to share
 //!   behind an `Arc`.
@@ -183,6 +187,26 @@ impl LogEngine {
     /// arrival order. The result is a snapshot: later appends do not change it.
     pub fn scan(&self, logstore: LogstoreId, from: LogTime, to: LogTime) -> Vec<Arc<LogRecord>> {
         self.memtable.scan(logstore, from, to)
+    }
+
+    /// Up to `max_records` records of a logstore starting at `offset`, each with its offset,
+    /// in offset (acknowledgement) order, and the offset to read from next: `offset` plus the
+    /// number of records returned. An offset at or past the end returns no records and
+    /// `offset` unchanged, so a follower polls with the same offset until more arrive. The
+    /// result is a snapshot; records acknowledged later get higher offsets.
+    pub fn read_from(
+        &self,
+        logstore: LogstoreId,
+        offset: u64,
+        max_records: usize,
+    ) -> (Vec<(u64, Arc<LogRecord>)>, u64) {
+        self.memtable.read_from(logstore, offset, max_records)
+    }
+
+    /// The offset the next acknowledged record of a logstore will get, i.e. the number of
+    /// records it holds (0 for a logstore never written, or dropped).
+    pub fn next_offset(&self, logstore: LogstoreId) -> u64 {
+        self.memtable.next_offset(logstore)
     }
 
     /// Forgets a logstore's records and producer sequence ids (the logstore was deleted):

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - [`LogEngine`] is the whole public surface: `open` replays the WAL, `append` returns
-//!   after the fsync, `scan` reads what was acknowledged, `drop_logstore` writes a durable
+//!   after the fsync, `scan` reads what was acknowledged, `read_from` / `next_offset` read it
+//!   by logstore offset (for followers such as copy jobs), `drop_logstore` writes a durable
 //!   tombstone, `shutdown` drains and closes.
 //! - Exactly-once: per (logstore, shard, producer key) the last committed sequence id is
 //!   kept; it is written in the same WAL record as the data, and checked and raised by the one

@@ -5,6 +5,13 @@
 //!   after the records are durable in the WAL; so a scan never sees a record that a crash
 //!   could lose.
 //! - Within a logstore, records are kept in the order their appends were acknowledged.
+//! - Offsets: within a logstore the memtable holds every record from offset 0 on, in offset
+//!   order, so a record's index in its logstore's vector *is* its offset. This holds because
+//!   offsets are handed out only by the WAL writer, contiguously (each admitted append takes
+//!   `next..next + records`, refused or rolled-back appends take none), and the writer applies
+//!   admitted appends to the memtable in that same order; replay applies WAL records in the
+//!   order they were written. [`Memtable::read_from`] and [`Memtable::next_offset`] rely on it.
+//!   (When splits move old records out, the vector will start at a base offset instead.)
 //! - Records are shared (`Arc`) and never mutated: a scan's result is a snapshot, unaffected
 //!   by later appends or drops.
 //! - Each logstore has its own lock, so a long scan of one logstore does not stall appends to
@@ -94,6 +101,41 @@ impl Memtable {
             .collect()
     }
 
+    /// Up to `max_records` records of `logstore` from `offset` on, each with its offset, and
+    /// the offset to read from next (`offset` plus the number returned). An offset at or past
+    /// the end returns nothing and `offset` itself. The result is a snapshot.
+    pub(crate) fn read_from(
+        &self,
+        logstore: LogstoreId,
+        offset: u64,
+        max_records: usize,
+    ) -> (Vec<(u64, Arc<LogRecord>)>, u64) {
+        let Some(table) = self.logstore(logstore) else {
+            return (Vec::new(), offset);
+        };
+        let table = table.read().unwrap_or_else(PoisonError::into_inner);
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let records: Vec<(u64, Arc<LogRecord>)> = table
+            .records
+            .iter()
+            .skip(start)
+            .take(max_records)
+            .zip(offset..)
+            .map(|(record, at)| (at, Arc::clone(record)))
+            .collect();
+        let next = offset + records.len() as u64;
+        (records, next)
+    }
+
+    /// The offset the next record of `logstore` will get: the number of its records held
+    /// (0 for a logstore never written or dropped).
+    pub(crate) fn next_offset(&self, logstore: LogstoreId) -> u64 {
+        self.logstore(logstore).map_or(0, |table| {
+            let table = table.read().unwrap_or_else(PoisonError::into_inner);
+            table.records.len() as u64
+        })
+    }
+
     /// Forgets every record of `logstore`.
     pub(crate) fn remove(&self, logstore: LogstoreId) {
         let removed = {
@@ -174,5 +216,38 @@ mod tests {
         assert_eq!(memtable.raw_bytes(), 7);
         // The earlier scan is a snapshot and still holds its records.
         assert_eq!(everything.len(), 4);
+    }
+
+    #[test]
+    fn reads_from_an_offset_return_offsets_and_the_next_offset() {
+        let memtable = Memtable::default();
+        let logstore = LogstoreId(1);
+        assert_eq!(memtable.next_offset(logstore), 0);
+        assert_eq!(memtable.read_from(logstore, 0, 10), (Vec::new(), 0));
+        memtable.append(logstore, vec![record(1, 0, "a"), record(1, 0, "b")], 2);
+        memtable.append(LogstoreId(2), vec![record(1, 0, "other")], 1);
+        memtable.append(logstore, vec![record(1, 0, "c")], 1);
+        assert_eq!(memtable.next_offset(logstore), 3);
+        assert_eq!(memtable.next_offset(LogstoreId(2)), 1);
+
+        let (first, next) = memtable.read_from(logstore, 0, 2);
+        assert_eq!(next, 2);
+        assert_eq!(first.iter().map(|(at, _)| *at).collect::<Vec<_>>(), [0, 1]);
+        let records: Vec<Arc<LogRecord>> = first.into_iter().map(|(_, r)| r).collect();
+        assert_eq!(tags(&records), ["a", "b"]);
+
+        let (rest, next) = memtable.read_from(logstore, 2, 100);
+        assert_eq!(next, 3);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].0, 2);
+        assert_eq!(rest[0].1.contents[0].value_text(), "c");
+
+        assert_eq!(memtable.read_from(logstore, 3, 100), (Vec::new(), 3));
+        assert_eq!(memtable.read_from(logstore, 99, 100), (Vec::new(), 99));
+        assert_eq!(memtable.read_from(logstore, 1, 0), (Vec::new(), 1));
+        assert_eq!(
+            memtable.read_from(logstore, u64::MAX, 5),
+            (Vec::new(), u64::MAX)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Invariants kept here: a user belongs to an existing account; an AccessKey belongs to an
 //! existing account and, if it names a user, to an existing user of that account; deleting a
-//! user deletes its keys in the same transaction.
+//! user deletes its keys and its policy attachments in the same transaction.
 
 use cairn_model::{AccessKeyId, AccountId, UserName};
 use sqlx::sqlite::SqliteRow;
@@ -167,6 +167,14 @@ impl SqliteMetastore {
         .bind(account_param(account))
         .bind(name.as_str())
         .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM policy_attachments \
+             WHERE account_id = ? AND target_kind = 'User' AND target_name = ?",
+        )
+        .bind(account_param(account))
+        .bind(name.as_str())
+        .execute(&mut *tx)
         .await?;
         let deleted = sqlx::query("DELETE FROM users WHERE account_id = ? AND name = ?")
             .bind(account_param(account))

@@ -13,7 +13,10 @@
 //! The SQL is split by subject: [`identity`] (accounts, users, AccessKeys) and [`logs`]
 //! (projects, logstores, index configs); this module holds the connection and value codecs.
 
+mod directory_store;
+mod iam_store;
 mod identity;
+mod job_store;
 mod logs;
 
 use std::path::Path;

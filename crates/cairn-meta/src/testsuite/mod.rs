@@ -12,18 +12,30 @@
 //! `Metastore`. Tests assert with panics, as tests do. A test added here must also be added to
 //! the list in [`metastore_test_suite!`](crate::metastore_test_suite).
 
+mod directory;
+mod iam;
 mod identity;
+mod jobs;
 mod logs;
 
 use cairn_model::{AccessKeyId, AccountId, LogstoreName, ProjectName, UserName};
 
 use crate::{AccessKeyRecord, AccessKeyStatus, Account, NewLogstore, ProjectRecord, User};
 
+pub use directory::{
+    delegated_administrators_follow_membership, directories_are_enabled_once_per_account,
+    directory_events_are_logged_in_order, invitations_are_answered_once, members_join_and_leave,
+};
+pub use iam::{
+    custom_policies_round_trip, policies_attach_to_users_and_roles, roles_round_trip,
+    sts_sessions_live_with_their_role,
+};
 pub use identity::{
     access_key_status_and_deletion_are_scoped_to_the_account, access_keys_round_trip,
     accounts_are_created_listed_and_unique, deleting_a_user_deletes_its_access_keys,
     users_live_inside_an_account,
 };
+pub use jobs::jobs_round_trip_with_progress_and_incarnations;
 pub use logs::{
     deleting_a_project_cascades_to_logstores_and_indexes, index_configs_create_update_get_delete,
     logstore_ids_are_never_reused, logstores_are_listed_with_paging_and_filter,
@@ -49,6 +61,13 @@ macro_rules! metastore_test_suite {
             logstore_ids_are_never_reused,
             deleting_a_project_cascades_to_logstores_and_indexes,
             index_configs_create_update_get_delete,
+            custom_policies_round_trip, policies_attach_to_users_and_roles, roles_round_trip, sts_sessions_live_with_their_role,
+            directories_are_enabled_once_per_account,
+            members_join_and_leave,
+            invitations_are_answered_once,
+            delegated_administrators_follow_membership,
+            directory_events_are_logged_in_order,
+            jobs_round_trip_with_progress_and_incarnations,
         );
     };
     (@each $fresh:expr; $($test:ident),+ $(,)?) => {

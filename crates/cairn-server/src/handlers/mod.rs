@@ -5,8 +5,11 @@
 //! [`cairn_iam::authorize`]. A principal of another account is therefore refused even when it
 //! names the resource exactly.
 
+mod access;
+mod directory;
 mod iam;
 mod index;
+mod jobs;
 mod logs_query;
 mod logstores;
 mod projects;
@@ -66,6 +69,38 @@ pub async fn handle(api: Api, context: Context<'_>) -> Result<ApiResponse, ApiEr
         Api::ListAccessKeys => iam::list_access_keys(context).await,
         Api::UpdateAccessKey => iam::update_access_key(context).await,
         Api::DeleteAccessKey => iam::delete_access_key(context).await,
+        Api::CreatePolicy => access::create_policy(context).await,
+        Api::ListPolicies => access::list_policies(context).await,
+        Api::GetPolicy => access::get_policy(context).await,
+        Api::DeletePolicy => access::delete_policy(context).await,
+        Api::AttachPolicy => access::attach_policy(context).await,
+        Api::DetachPolicy => access::detach_policy(context).await,
+        Api::ListAttachedPolicies => access::list_attached_policies(context).await,
+        Api::CreateRole => access::create_role(context).await,
+        Api::ListRoles => access::list_roles(context).await,
+        Api::GetRole => access::get_role(context).await,
+        Api::UpdateRole => access::update_role(context).await,
+        Api::DeleteRole => access::delete_role(context).await,
+        Api::AssumeRole => access::assume_role(context).await,
+        Api::RevokeSession => access::revoke_session(context).await,
+        Api::EnableResourceDirectory => directory::enable(context).await,
+        Api::GetResourceDirectory => directory::get(context).await,
+        Api::CreateMemberAccount => directory::create_member(context).await,
+        Api::ListMembers => directory::list_members(context).await,
+        Api::RemoveMember => directory::remove_member(context).await,
+        Api::InviteAccount => directory::invite(context).await,
+        Api::ListInvitations => directory::list_invitations(context).await,
+        Api::RespondToInvitation => directory::respond_to_invitation(context).await,
+        Api::SetDelegatedAdministrator => directory::set_delegated_administrator(context).await,
+        Api::RemoveDelegatedAdministrator => {
+            directory::remove_delegated_administrator(context).await
+        }
+        Api::ListDelegatedAdministrators => directory::list_delegated_administrators(context).await,
+        Api::CreateEtl => jobs::create(context).await,
+        Api::ListEtls => jobs::list(context).await,
+        Api::GetEtl => jobs::get(context).await,
+        Api::UpdateEtl => jobs::update(context).await,
+        Api::DeleteEtl => jobs::delete(context).await,
     }
 }
 
@@ -126,6 +161,17 @@ impl Context<'_> {
             }),
         }
     }
+}
+
+/// Authorises `action` on a RAM resource (`policy/x`, `role/x`, ...) of the caller's account.
+pub fn authorize_ram(
+    context: &Context<'_>,
+    action: &str,
+    resource: String,
+) -> Result<(), ApiError> {
+    let arn = ResourceArn::ram(context.principal.account, resource);
+    cairn_iam::authorize(context.principal, action, &arn)?;
+    Ok(())
 }
 
 /// Parses a boolean the way SLS clients send it: `true`/`false` in any case (Python sends

@@ -36,6 +36,20 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Checks a name that goes into a request path as is (a policy, role, job or invitation):
+/// 1-128 letters, digits or `. _ @ -`, not only dots, so that it needs no encoding.
+pub fn path_name<'a>(kind: &str, text: &'a str) -> Result<&'a str> {
+    let valid = (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+        && !text.bytes().all(|b| b == b'.');
+    if !valid {
+        anyhow::bail!("invalid {kind} {text:?}: use 1-128 letters, digits or . _ @ -");
+    }
+    Ok(text)
+}
+
 /// An error the server answered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -257,9 +271,8 @@ impl Client {
         if let Some(project) = &request.project {
             extra.push(("x-log-project".to_owned(), project.clone()));
         }
-        let signed = cairn_protocol::signing::sign_request_v1(
-            &self.credentials.access_key_id,
-            &self.credentials.access_key_secret,
+        // Temporary credentials add their security token here, before signing.
+        let signed = self.credentials.sign_v1(
             request.method.as_str(),
             &request.path,
             &request.query,
@@ -388,6 +401,14 @@ mod tests {
         let read = decompress_answer(Some("lz4"), Some(json.len()), lz4).expect("lz4");
         assert_eq!(read, json);
         assert!(decompress_answer(Some("brotli"), None, json).is_err());
+    }
+
+    #[test]
+    fn path_names_need_no_encoding() {
+        assert_eq!(path_name("role", "ops-Reader_1").ok(), Some("ops-Reader_1"));
+        for bad in ["", "a/b", "a b", "a?b", "..", "..%2F", &"x".repeat(129)] {
+            assert!(path_name("role", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -274,7 +274,7 @@ fn owner(key: &Value) -> String {
 }
 
 /// Labelled fields of an answer, in the given order.
-fn pairs(value: &Value, labels: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn pairs(value: &Value, labels: &[(&str, &str)]) -> Vec<(String, String)> {
     labels
         .iter()
         .map(|(label, key)| ((*label).to_owned(), field_text(value, key)))
@@ -282,7 +282,7 @@ fn pairs(value: &Value, labels: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// The list under `field` of an answer (empty when absent).
-fn list_field(answer: &Value, field: &str) -> Vec<Value> {
+pub fn list_field(answer: &Value, field: &str) -> Vec<Value> {
     answer
         .get(field)
         .and_then(Value::as_array)
@@ -291,7 +291,7 @@ fn list_field(answer: &Value, field: &str) -> Vec<Value> {
 }
 
 /// Table rows: the given text fields, then a time field made readable.
-fn rows(items: &[Value], text_fields: &[&str], time_field: &str) -> Vec<Vec<String>> {
+pub fn rows(items: &[Value], text_fields: &[&str], time_field: &str) -> Vec<Vec<String>> {
     items
         .iter()
         .map(|item| {

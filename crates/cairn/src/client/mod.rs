@@ -14,13 +14,24 @@
 //! echo "hello world" | cairn put --project demo --logstore app
 //! cairn get --project demo --logstore app --query hello
 //! ```
+//!
+//! Beyond that: policies and roles (`cairn policy`, `cairn role`), temporary credentials
+//! (`cairn sts assume-role ... --write-credentials role.json`, then `--credentials role.json`),
+//! the resource directory of accounts (`cairn rd`) and copy jobs (`cairn job`).
 
 mod connection;
 mod credentials;
+mod directory;
 mod iam;
+mod job_copy;
+mod jobs;
 mod logs;
 mod output;
+mod policies;
+mod progress;
 mod resources;
+mod roles;
+mod sts;
 mod time_arg;
 
 use anyhow::Result;
@@ -51,6 +62,21 @@ pub enum ClientCommand {
     /// Manage AccessKeys, the credentials requests are signed with
     #[command(subcommand)]
     Key(iam::KeyCommand),
+    /// Manage permission policies and attach them to users and roles
+    #[command(subcommand)]
+    Policy(policies::PolicyCommand),
+    /// Manage roles, which trusted principals assume for temporary credentials
+    #[command(subcommand)]
+    Role(roles::RoleCommand),
+    /// Get temporary credentials for a role, or revoke them
+    #[command(subcommand)]
+    Sts(sts::StsCommand),
+    /// Manage the resource directory: member accounts, invitations, delegated administrators
+    #[command(subcommand)]
+    Rd(directory::DirectoryCommand),
+    /// Manage copy and transform jobs between logstores
+    #[command(subcommand)]
+    Job(jobs::JobCommand),
 }
 
 /// Runs one client command. A server error comes back as an [`ApiError`] (displayed as
@@ -65,6 +91,11 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Account(command) => iam::run_account(command).await,
         ClientCommand::User(command) => iam::run_user(command).await,
         ClientCommand::Key(command) => iam::run_key(command).await,
+        ClientCommand::Policy(command) => policies::run_policy(command).await,
+        ClientCommand::Role(command) => roles::run_role(command).await,
+        ClientCommand::Sts(command) => sts::run_sts(command).await,
+        ClientCommand::Rd(command) => directory::run_directory(command).await,
+        ClientCommand::Job(command) => jobs::run_job(command).await,
     }
 }
 
@@ -114,5 +145,54 @@ mod tests {
     fn put_batch_must_be_positive() {
         assert!(parse(&["put", "-p", "demo", "-l", "app", "--batch", "0"]).is_err());
         assert!(parse(&["put", "-p", "demo", "-l", "app", "--json", "-"]).is_ok());
+    }
+
+    #[test]
+    fn policy_principals_are_exactly_one_of_user_and_role() {
+        let base = ["policy", "attach", "ReadOnly"];
+        assert!(parse(&base).is_err());
+        assert!(parse(&[&base[..], &["--user", "alice"]].concat()).is_ok());
+        assert!(parse(&[&base[..], &["--role", "auditor", "--system"]].concat()).is_ok());
+        assert!(parse(&[&base[..], &["--user", "a", "--role", "b"]].concat()).is_err());
+        assert!(parse(&["policy", "attached", "--role", "auditor"]).is_ok());
+    }
+
+    #[test]
+    fn roles_need_exactly_one_trust_source() {
+        let base = ["role", "create", "auditor"];
+        assert!(parse(&base).is_err());
+        assert!(parse(&[&base[..], &["--trust-file", "t.json"]].concat()).is_ok());
+        let account = ["--trust-account", "1234567890123456", "--external-id", "x"];
+        assert!(parse(&[&base[..], &account].concat()).is_ok());
+        assert!(parse(&[&base[..], &account, &["--trust-file", "t.json"]].concat()).is_err());
+        // An external id only makes sense with --trust-account.
+        let stray = ["--trust-file", "t.json", "--external-id", "x"];
+        assert!(parse(&[&base[..], &stray].concat()).is_err());
+        assert!(parse(&["role", "update-trust", "auditor", "--trust-file", "t.json"]).is_ok());
+    }
+
+    #[test]
+    fn sts_rd_and_job_commands_parse() {
+        let arn = "acs:ram::1234567890123456:role/auditor";
+        assert!(parse(&["sts", "assume-role", arn, "--write-credentials", "r.json"]).is_ok());
+        assert!(parse(&["sts", "assume-role", arn, "--duration", "60"]).is_err());
+        assert!(parse(&["sts", "revoke", "STS.abc123def456"]).is_ok());
+        assert!(parse(&["rd", "delegate", "logaudit", "1234567890123456"]).is_ok());
+        assert!(parse(&["rd", "delegate", "billing", "1234567890123456"]).is_err());
+        assert!(parse(&["rd", "accept", "inv-1"]).is_ok());
+        assert!(parse(&["job", "status", "-p", "web", "nightly", "--follow"]).is_ok());
+        assert!(parse(&["job", "stop", "-p", "web", "nightly"]).is_ok());
+        assert!(parse(&["job", "create", "-p", "web", "--file", "job.json"]).is_ok());
+    }
+
+    #[test]
+    fn security_tokens_are_a_connection_option() {
+        let command = parse(&["user", "list", "--security-token", "tok"]).expect("parses");
+        match command {
+            ClientCommand::User(iam::UserCommand::List { connection, .. }) => {
+                assert_eq!(connection.security_token.as_deref(), Some("tok"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

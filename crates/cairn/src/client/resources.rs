@@ -386,7 +386,7 @@ fn is_not_found(error: &anyhow::Error) -> bool {
 }
 
 /// Prints one object: `key: value` lines, or JSON.
-fn show(value: &Value, output: &OutputOptions) -> Result<()> {
+pub fn show(value: &Value, output: &OutputOptions) -> Result<()> {
     if output.is_json() {
         emit_json(value)
     } else {
@@ -395,7 +395,7 @@ fn show(value: &Value, output: &OutputOptions) -> Result<()> {
 }
 
 /// Every item of a paged SLS list call (`offset`/`size`, answer `{count,total,<field>:[...]}`).
-async fn list_all(
+pub async fn list_all(
     client: &Client,
     project: Option<&str>,
     path: &str,

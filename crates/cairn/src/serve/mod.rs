@@ -9,17 +9,20 @@
 //! - `server.json` — which account is the operator account;
 //! - `credentials.json` — the operator's first AccessKey (0600), written once for the user.
 //!
-//! Shutdown order: stop accepting, let in-flight requests finish, then flush the WAL.
+//! Shutdown order: stop accepting, let in-flight requests finish, stop jobs (their checkpoints
+//! saved), then flush the WAL.
 
 mod bootstrap;
 mod config;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use cairn_iam::{Iam, MasterKey};
+use cairn_iam::{Iam, MasterKey, ResourceDirectory};
+use cairn_jobs::{EngineLogAccess, JobOptions, JobScheduler};
 use cairn_meta::{Metastore, SqliteMetastore};
-use cairn_server::{ServerMetrics, ServerSettings, ServerState};
+use cairn_server::{ServerComponents, ServerMetrics, ServerSettings, ServerState};
 use cairn_store::{EngineConfig, LogEngine};
 
 pub use config::ServeArguments;
@@ -62,11 +65,33 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
         .context("cannot open the write-ahead log")?,
     );
 
+    let directory = Arc::new(ResourceDirectory::new(meta.clone(), iam.clone()));
+    let access = Arc::new(
+        EngineLogAccess::new(engine.clone(), meta.clone(), iam.clone())
+            .with_region(config.region.clone()),
+    );
+    // Jobs re-assume their roles every few seconds, so a revoked permission stops a job
+    // promptly instead of after the session's lifetime.
+    let job_options = JobOptions {
+        reassume_after: Duration::from_secs(5),
+        ..JobOptions::default()
+    };
+    let jobs = Arc::new(JobScheduler::with_options(
+        access,
+        meta.clone(),
+        job_options,
+    ));
+    jobs.start().await.context("cannot resume copy jobs")?;
+
     let state = ServerState::new(
-        meta,
-        iam,
-        engine.clone(),
-        metrics,
+        ServerComponents {
+            meta,
+            iam,
+            directory,
+            engine: engine.clone(),
+            jobs: jobs.clone(),
+            metrics,
+        },
         ServerSettings {
             region: config.region.clone(),
             operator_account: operator,
@@ -81,7 +106,9 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
     cairn_server::serve(listener, state, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
-    tracing::info!("requests drained, flushing the write-ahead log");
+    tracing::info!("requests drained, stopping jobs");
+    jobs.shutdown().await;
+    tracing::info!("jobs stopped, flushing the write-ahead log");
     engine
         .shutdown()
         .await

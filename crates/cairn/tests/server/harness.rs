@@ -248,13 +248,15 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A client that signs requests with SLS signature V1.
+/// A client that signs requests with SLS signature V1 (or V4), optionally with an STS token.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
     pub access_key_id: String,
     pub access_key_secret: String,
+    security_token: Option<String>,
+    sign_v4: bool,
 }
 
 impl Client {
@@ -264,11 +266,27 @@ impl Client {
             endpoint,
             access_key_id: id.to_owned(),
             access_key_secret: secret.to_owned(),
+            security_token: None,
+            sign_v4: false,
         }
     }
 
     pub fn with_key(&self, id: &str, secret: &str) -> Self {
         Self::new(self.endpoint.clone(), id, secret)
+    }
+
+    /// A client for temporary credentials: every request carries `x-acs-security-token`.
+    pub fn with_temporary_key(&self, id: &str, secret: &str, token: &str) -> Self {
+        let mut client = self.with_key(id, secret);
+        client.security_token = Some(token.to_owned());
+        client
+    }
+
+    /// The same client signing with SLS signature V4.
+    pub fn signing_v4(&self) -> Self {
+        let mut client = self.clone();
+        client.sign_v4 = true;
+        client
     }
 
     /// Signs and sends; `mutate` may tamper with the signed headers before sending.
@@ -284,16 +302,33 @@ impl Client {
             None => "127.0.0.1".to_owned(),
         };
         headers.push(("host".to_owned(), host));
-        let mut signed = cairn_protocol::signing::sign_request_v1(
-            &self.access_key_id,
-            &self.access_key_secret,
-            call.method,
-            call.path,
-            &call.query,
-            headers,
-            &call.body,
-            now,
-        );
+        if let Some(token) = &self.security_token {
+            headers.push(("x-acs-security-token".to_owned(), token.clone()));
+        }
+        let mut signed = if self.sign_v4 {
+            cairn_protocol::signing::sign_request_v4(
+                &self.access_key_id,
+                &self.access_key_secret,
+                "cairn",
+                call.method,
+                call.path,
+                &call.query,
+                headers,
+                &call.body,
+                now,
+            )
+        } else {
+            cairn_protocol::signing::sign_request_v1(
+                &self.access_key_id,
+                &self.access_key_secret,
+                call.method,
+                call.path,
+                &call.query,
+                headers,
+                &call.body,
+                now,
+            )
+        };
         mutate(&mut signed);
         let url = reqwest::Url::parse_with_params(
             &format!("{}{}", self.endpoint, call.path),

@@ -4,4 +4,6 @@
 mod api;
 mod durability;
 mod harness;
+mod isolation;
+mod jobs;
 mod security;

@@ -159,9 +159,25 @@ async fn accounts_are_isolated_and_keys_can_be_disabled() {
         key["accessKeyId"].as_str().unwrap(),
         key["accessKeySecret"].as_str().unwrap(),
     );
+    // A new user may do nothing until a policy allows it.
+    bot.send(Call::new("GET", Some("beta-logs"), "/"))
+        .await
+        .assert_error(401, "Unauthorized");
+    tenant
+        .send(
+            Call::new("POST", None, "/iam/policy-attachments").json(json!({
+                "policyType": "System", "policyName": "AliyunLogReadOnlyAccess",
+                "principalType": "User", "principalName": "ci-bot",
+            })),
+        )
+        .await
+        .assert_ok();
     bot.send(Call::new("GET", Some("beta-logs"), "/"))
         .await
         .assert_ok();
+    bot.send(Call::new("DELETE", Some("beta-logs"), "/"))
+        .await
+        .assert_error(401, "Unauthorized");
     let listed = tenant.send(Call::new("GET", None, "/iam/accesskeys")).await;
     assert!(
         !String::from_utf8_lossy(&listed.body).contains(key["accessKeySecret"].as_str().unwrap())

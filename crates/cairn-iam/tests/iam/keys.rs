@@ -1,60 +1,15 @@
 //! `Iam` against a real SQLite metastore: AccessKey lifecycle, sealing at rest, refusal of
 //! disabled, deleted and tampered keys, and authorisation of the resulting principals.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use cairn_iam::{
     authorize, AccessKeyStatus, Iam, IamError, MasterKey, PrincipalIdentity, SECRET_LEN,
 };
-use cairn_meta::{EntityKind, MetaError, Metastore, SqliteMetastore};
-use cairn_model::{AccessKeyId, LogstoreName, ProjectName, ResourceArn, UserName};
-use tempfile::TempDir;
+use cairn_meta::{EntityKind, MetaError, Metastore};
+use cairn_model::{AccessKeyId, LogstoreName, ProjectName, ResourceArn};
 
-struct Fixture {
-    dir: TempDir,
-    metastore: Arc<SqliteMetastore>,
-    iam: Iam,
-}
-
-impl Fixture {
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("meta.db")
-    }
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let metastore = Arc::new(
-        SqliteMetastore::open(&dir.path().join("meta.db"))
-            .await
-            .expect("open"),
-    );
-    let iam = Iam::new(metastore.clone(), MasterKey::generate());
-    Fixture {
-        dir,
-        metastore,
-        iam,
-    }
-}
-
-fn user_name(name: &str) -> UserName {
-    UserName::parse(name).expect("user name")
-}
-
-/// Every byte of every file in `dir` (the database, its WAL and shared-memory files).
-fn all_file_bytes(dir: &Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            bytes.extend(std::fs::read(&path).expect("read file"));
-        }
-    }
-    bytes
-}
+use super::{all_file_bytes, fixture, user_name, Captured};
 
 #[tokio::test]
 async fn accounts_get_sixteen_digit_ids() {
@@ -405,23 +360,6 @@ async fn principals_are_authorised_within_their_account_only() {
             theirs.id
         )
     );
-}
-
-/// A `MakeWriter` that appends every log line to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
