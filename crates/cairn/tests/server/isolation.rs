@@ -300,12 +300,76 @@ async fn without_a_role_account_b_reaches_nothing_of_account_a() {
             );
         }
     }
-    // Management-plane calls are scoped to the caller's own account: A's keys, users and
-    // roles do not exist as far as B can tell.
-    let a_key = format!("/iam/accesskeys/{}", server.credentials.access_key_id);
-    b.send(Call::new("DELETE", None, &a_key))
+    // Management-plane calls are scoped to the caller's own account: A's keys, users, roles,
+    // policies and directory do not exist as far as B can tell, and nothing of A changes.
+    a.send(Call::new("POST", None, "/iam/users").json(json!({"userName": "alice"})))
         .await
-        .assert_error(404, "AccessKeyNotExist");
+        .assert_ok();
+    create_role(&a, "admin", &server.credentials.account_id, None).await;
+    a.send(Call::new("POST", None, "/rd")).await.assert_ok();
+    let a_key = format!("/iam/accesskeys/{}", server.credentials.access_key_id);
+    let a_member = format!("/rd/members/{}", server.credentials.account_id);
+    let trust = json!({"assumeRolePolicyDocument": {"Version": "1", "Statement": [{"Effect": "Allow",
+        "Action": "sts:AssumeRole", "Principal": {"RAM": ["acs:ram::1000000000000001:root"]}}]}});
+    let management_plane: Vec<(&str, Call<'_>, u16)> = vec![
+        ("DeleteAccessKey", Call::new("DELETE", None, &a_key), 404),
+        (
+            "UpdateAccessKey",
+            Call::new("PUT", None, &a_key).json(json!({"status": "Inactive"})),
+            404,
+        ),
+        (
+            "DeleteUser",
+            Call::new("DELETE", None, "/iam/users/alice"),
+            404,
+        ),
+        (
+            "CreateAccessKey",
+            Call::new("POST", None, "/iam/accesskeys").json(json!({"userName": "alice"})),
+            404,
+        ),
+        ("GetRole", Call::new("GET", None, "/iam/roles/admin"), 404),
+        (
+            "UpdateRole",
+            Call::new("PUT", None, "/iam/roles/admin").json(trust),
+            404,
+        ),
+        (
+            "DeleteRole",
+            Call::new("DELETE", None, "/iam/roles/admin"),
+            404,
+        ),
+        (
+            "AttachPolicy",
+            Call::new("POST", None, "/iam/policy-attachments").json(json!({
+            "policyType": "System", "policyName": "AdministratorAccess",
+            "principalType": "Role", "principalName": "admin"})),
+            404,
+        ),
+        ("ListMembers", Call::new("GET", None, "/rd/members"), 404),
+        ("RemoveMember", Call::new("DELETE", None, &a_member), 404),
+        (
+            "CreateAccount",
+            Call::new("POST", None, "/iam/accounts").json(json!({"accountName": "x"})),
+            401,
+        ),
+    ];
+    for (api, call, status) in management_plane {
+        let reply = b.send(call).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{api} by account B: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    let users = a.send(Call::new("GET", None, "/iam/users")).await;
+    assert_eq!(users.json()["users"][0]["userName"], "alice");
+    a.send(Call::new("GET", None, "/iam/roles/admin"))
+        .await
+        .assert_ok();
+    let members = a.send(Call::new("GET", None, "/rd/members")).await;
+    assert_eq!(members.json()["members"].as_array().unwrap().len(), 1);
     let a_projects = b.send(Call::new("GET", None, "/")).await;
     assert_eq!(a_projects.json()["total"], 0);
     assert_a_untouched(&a).await;
@@ -452,4 +516,121 @@ async fn assume_role_checks_the_external_id() {
         .send(Call::new("GET", Some(PROJECT), "/"))
         .await
         .assert_ok();
+}
+
+/// A user of A with only the system policy `policy` attached, and its client.
+async fn user_with(a: &Client, name: &str, policy: &str) -> Client {
+    a.send(Call::new("POST", None, "/iam/users").json(json!({"userName": name})))
+        .await
+        .assert_ok();
+    a.send(Call::new("POST", None, "/iam/policy-attachments").json(json!({
+        "policyType": "System", "policyName": policy, "principalType": "User", "principalName": name,
+    })))
+    .await
+    .assert_ok();
+    let key = a
+        .send(Call::new("POST", None, "/iam/accesskeys").json(json!({"userName": name})))
+        .await;
+    key.assert_ok();
+    let key = key.json();
+    a.with_key(
+        key["accessKeyId"].as_str().unwrap(),
+        key["accessKeySecret"].as_str().unwrap(),
+    )
+}
+
+fn read_logs(logstore: &str, now: u32) -> Call<'static> {
+    let path: &'static str = if logstore == "app" {
+        "/logstores/app/logs"
+    } else {
+        "/logstores/actiontrail_main/logs"
+    };
+    Call::new("POST", Some(PROJECT), path)
+        .json(json!({"from": now - 600, "to": now + 60, "query": "*"}))
+}
+
+#[tokio::test]
+async fn system_audit_and_security_administrators_are_separated() {
+    let server = TestServer::start().await;
+    let a = account_a(&server).await;
+    a.create_logstore(PROJECT, "actiontrail_main")
+        .await
+        .assert_ok();
+    let now = now_seconds();
+    a.put_group(
+        PROJECT,
+        "actiontrail_main",
+        &group_of("event", 5, now),
+        CompressionType::Lz4,
+    )
+    .await
+    .assert_ok();
+
+    // The audit administrator reads audit logstores and changes nothing.
+    let auditor = user_with(&a, "auditor", "CairnAuditAdministrator").await;
+    auditor
+        .send(read_logs("actiontrail_main", now))
+        .await
+        .assert_ok();
+    auditor
+        .send(read_logs("app", now))
+        .await
+        .assert_error(401, "Unauthorized");
+    auditor
+        .put_group(
+            PROJECT,
+            "actiontrail_main",
+            &group_of("forged", 1, now),
+            CompressionType::Lz4,
+        )
+        .await
+        .assert_error(401, "Unauthorized");
+    auditor
+        .send(Call::new(
+            "DELETE",
+            Some(PROJECT),
+            "/logstores/actiontrail_main",
+        ))
+        .await
+        .assert_error(401, "Unauthorized");
+    auditor
+        .send(Call::new("GET", None, "/iam/users"))
+        .await
+        .assert_error(401, "Unauthorized");
+
+    // The security administrator manages identities and reads no logs.
+    let security = user_with(&a, "security", "CairnSecurityAdministrator").await;
+    security
+        .send(Call::new("POST", None, "/iam/users").json(json!({"userName": "newcomer"})))
+        .await
+        .assert_ok();
+    security
+        .send(read_logs("app", now))
+        .await
+        .assert_error(401, "Unauthorized");
+    security
+        .send(read_logs("actiontrail_main", now))
+        .await
+        .assert_error(401, "Unauthorized");
+
+    // The system administrator runs the system but neither reads audit logs nor manages RAM.
+    let system = user_with(&a, "system", "CairnSystemAdministrator").await;
+    system.create_logstore(PROJECT, "metrics").await.assert_ok();
+    system.send(read_logs("app", now)).await.assert_ok();
+    system
+        .send(read_logs("actiontrail_main", now))
+        .await
+        .assert_error(401, "Unauthorized");
+    system
+        .send(Call::new(
+            "DELETE",
+            Some(PROJECT),
+            "/logstores/actiontrail_main",
+        ))
+        .await
+        .assert_error(401, "Unauthorized");
+    system
+        .send(Call::new("POST", None, "/iam/users").json(json!({"userName": "sneaky"})))
+        .await
+        .assert_error(401, "Unauthorized");
 }

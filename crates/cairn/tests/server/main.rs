@@ -2,6 +2,7 @@
 //! temporary data directory and talks to it over HTTP, signing like SLS clients do.
 
 mod api;
+mod directory;
 mod durability;
 mod harness;
 mod isolation;
