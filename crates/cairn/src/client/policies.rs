@@ -166,7 +166,10 @@ fn show_policy(policy: &Value, output: &OutputOptions) -> Result<()> {
             ("description", "description"),
         ],
     );
-    let created = policy.get("createTime").map(output::time_text);
+    let created = policy
+        .get("createTime")
+        .filter(|t| t.as_i64() != Some(0))
+        .map(output::time_text);
     fields.push(("created".to_owned(), created.unwrap_or_default()));
     let mut text = output::fields(&fields);
     if let Some(document) = policy.get("policyDocument") {
@@ -187,7 +190,9 @@ fn show_policies(policies: Vec<Value>, output: &OutputOptions) -> Result<()> {
                 field_text(p, "policyName"),
                 field_text(p, "policyType"),
                 field_text(p, "description"),
+                // System policies come with the server: their createTime is 0.
                 p.get("createTime")
+                    .filter(|t| t.as_i64() != Some(0))
                     .map(output::time_text)
                     .unwrap_or_default(),
             ]

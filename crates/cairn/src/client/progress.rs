@@ -262,6 +262,7 @@ impl Follower {
                 }
             }
             Display::Bar { bar, sized } => {
+                bar.set_message(bar_message(status, self.continuous));
                 match status.records_total {
                     Some(total) if !self.continuous => {
                         if !*sized {
@@ -273,7 +274,6 @@ impl Follower {
                     }
                     _ => bar.set_position(status.records_read),
                 }
-                bar.set_message(bar_message(status, self.continuous));
             }
         }
         Ok(())
