@@ -6,19 +6,21 @@
 //! token issued with them: the token's SHA-256 is compared in constant time with the stored
 //! one, then revocation (a revoked session, or one whose role is gone, is unknown), then
 //! expiry. Their principal is a role session of the role's account, carrying the role's
-//! policies as they are now (detaching a policy from a role takes effect on live sessions).
+//! policies as they are now (detaching a policy from a role takes effect on live sessions) and
+//! the session policy it was issued with, if any.
 //!
 //! Nothing is cached, so a revoked session or a detached policy takes effect on the next
 //! request of every server sharing the metastore.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use cairn_model::AccessKeyId;
 use subtle::ConstantTimeEq;
 
 use crate::policies::PolicyTarget;
 use crate::sts::{token_digest, STS_KEY_PREFIX};
-use crate::{Iam, IamError, Principal, PrincipalIdentity, SecretString};
+use crate::{Iam, IamError, PolicyDocument, Principal, PrincipalIdentity, SecretString};
 
 impl Iam {
     /// Authenticates a request's AccessKey: returns who it is and the secret to verify the
@@ -86,6 +88,16 @@ impl Iam {
             }
             Err(err) => return Err(err),
         };
+        let session_policy = match &session.session_policy {
+            None => None,
+            Some(text) => Some(Arc::new(
+                PolicyDocument::parse_session_policy(text).map_err(|err| {
+                    IamError::Meta(cairn_meta::MetaError::Corrupt(format!(
+                        "stored session policy of {key} does not parse: {err}"
+                    )))
+                })?,
+            )),
+        };
         let secret = self.open_secret(key, &session.secret_nonce, &session.secret_ciphertext)?;
         let principal = Principal {
             account: session.account,
@@ -97,6 +109,7 @@ impl Iam {
             access_key_id: key.clone(),
             source_ip,
             policies,
+            session_policy,
         };
         Ok((principal, secret))
     }

@@ -10,6 +10,8 @@
 //! - [`authorize`]: the single decision point for "may this principal do this action on this
 //!   resource", over [`PolicyDocument`]s and [`SystemPolicy`]s (see [`policy`]).
 //! - [`TrustPolicy`]: who may assume a role; [`Iam::assume_role`] issues temporary credentials.
+//! - [`Iam::issue_write_token`]: an agent's write token, temporary credentials narrowed by a
+//!   session policy to `log:PostLogStoreLogs` on given logstores.
 //! - [`ResourceDirectory`]: organisations of accounts and the membership events services follow.
 //!
 //! Invariant across the crate: secrets (AccessKey secrets, security tokens, the master key)
@@ -29,6 +31,7 @@ mod secret;
 mod service;
 mod sts;
 mod trust;
+mod write_tokens;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{DirectoryError, DirectoryRole, ResourceDirectory};
@@ -40,7 +43,7 @@ pub use policies::{
 };
 pub use policy::{
     authorize, Decision, Effect, PolicyDocument, SystemPolicy, AUDIT_RESOURCE_PATTERNS,
-    MAX_POLICY_BYTES,
+    MAX_POLICY_BYTES, MAX_SESSION_POLICY_BYTES,
 };
 pub use principal::{KeyCredential, Principal, PrincipalIdentity};
 pub use roles::{
@@ -51,6 +54,7 @@ pub use secret::SecretString;
 pub use service::{AccessKeySummary, Iam, NewAccessKey, MAX_FREE_TEXT_NAME_LEN, SECRET_LEN};
 pub use sts::{authorize_assume_role, AssumeRoleRequest, TemporaryCredentials, STS_KEY_PREFIX};
 pub use trust::{TrustPolicy, SERVICE_PRINCIPAL_SUFFIX};
+pub use write_tokens::{WRITE_TOKEN_ACTION, WRITE_TOKEN_SESSION_NAME};
 
 // Re-exported so callers of `Iam` need not name cairn-meta for these.
 pub use cairn_meta::{AccessKeyStatus, Account, User};

@@ -8,7 +8,9 @@
 //!
 //! Invariant: `policies` holds the effective identity policies at authentication time — the
 //! policies attached to the user, or to the assumed role — and is empty for the root identity,
-//! which needs none inside its own account.
+//! which needs none inside its own account. `session_policy` is set only for STS sessions
+//! issued with one, and only narrows: [`authorize`](crate::authorize) allows what both the
+//! identity and the session policy allow.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -51,6 +53,9 @@ pub struct Principal {
     pub source_ip: Option<IpAddr>,
     /// The effective identity policies; empty for root.
     pub policies: Arc<Vec<PolicyDocument>>,
+    /// The session policy of an STS session issued with one; `None` otherwise (and for every
+    /// principal built outside STS).
+    pub session_policy: Option<Arc<PolicyDocument>>,
 }
 
 /// What the server needs to verify a request signed with a long-term AccessKey: the secret,
@@ -82,6 +87,7 @@ impl KeyCredential {
             access_key_id: self.access_key_id.clone(),
             source_ip,
             policies: Arc::default(),
+            session_policy: None,
         }
     }
 }

@@ -9,10 +9,13 @@
 //! Service-linked roles ([`ServiceLinkedRole`]) carry names starting with
 //! [`SERVICE_LINKED_ROLE_PREFIX`], which users cannot create and whose trust policy they
 //! cannot change; [`Iam::ensure_service_linked_role`] creates one the first time a service
-//! needs it and repairs its policy attachment if it was removed. Both service-linked roles get
+//! needs it and repairs its policy attachment if it was removed. The service-linked roles get
 //! `AliyunLogFullAccess` for now: trail delivery writes `actiontrail_*` logstores and log audit
 //! reads members' logstores and writes the central ones, which no narrower system policy
-//! covers yet; narrowing them to their own logstores is a later step.
+//! covers yet; narrowing them to their own logstores is a later step. The agent delivery role
+//! is never used without a session policy: its sessions are the agents' write tokens, each
+//! narrowed to `log:PostLogStoreLogs` on the logstores it may write (see
+//! [`Iam::issue_write_token`]).
 
 use cairn_meta::{IamStoreError, StoredRole};
 use cairn_model::{AccountId, ResourceArn, RoleName};
@@ -83,6 +86,9 @@ pub enum ServiceLinkedRole {
     TrailDelivery,
     /// Log audit collects the account's logs into the central audit account.
     LogAuditCollection,
+    /// Host agents write collected logs into the account's logstores, through write tokens
+    /// (sessions of this role narrowed by a session policy).
+    AgentDelivery,
 }
 
 impl ServiceLinkedRole {
@@ -91,6 +97,7 @@ impl ServiceLinkedRole {
         match self {
             ServiceLinkedRole::TrailDelivery => "AliyunServiceRoleForCairnTrail",
             ServiceLinkedRole::LogAuditCollection => "AliyunServiceRoleForCairnAudit",
+            ServiceLinkedRole::AgentDelivery => "AliyunServiceRoleForCairnAgent",
         }
     }
 
@@ -99,10 +106,11 @@ impl ServiceLinkedRole {
         match self {
             ServiceLinkedRole::TrailDelivery => "trail",
             ServiceLinkedRole::LogAuditCollection => "audit",
+            ServiceLinkedRole::AgentDelivery => "agent",
         }
     }
 
-    /// The service principal the role trusts (`trail.cairn`, `audit.cairn`).
+    /// The service principal the role trusts (`trail.cairn`, `audit.cairn`, `agent.cairn`).
     pub fn service_principal(self) -> String {
         format!(
             "{}{}",
@@ -123,6 +131,9 @@ impl ServiceLinkedRole {
             }
             ServiceLinkedRole::LogAuditCollection => {
                 "Service-linked role of Cairn's log audit collection; managed by Cairn."
+            }
+            ServiceLinkedRole::AgentDelivery => {
+                "Service-linked role of Cairn's host agents' write tokens; managed by Cairn."
             }
         }
     }

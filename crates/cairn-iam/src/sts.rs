@@ -26,10 +26,12 @@ use cairn_model::{AccessKeyId, AccountId, ResourceArn, RoleName};
 use sha2::{Digest, Sha256};
 
 use crate::policies::{role_error, PolicyTarget};
-use crate::policy::{evaluate_policies, principal_context, RequestContext};
+use crate::policy::{evaluate_principal, principal_context, RequestContext};
 use crate::roles::{DEFAULT_SESSION_SECONDS, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
 use crate::trust::{Caller, TrustPolicy, SERVICE_PRINCIPAL_SUFFIX};
-use crate::{Iam, IamError, Principal, PrincipalIdentity, SecretString, SECRET_LEN};
+use crate::{
+    Iam, IamError, PolicyDocument, Principal, PrincipalIdentity, SecretString, SECRET_LEN,
+};
 
 /// Prefix of temporary AccessKey ids.
 pub const STS_KEY_PREFIX: &str = "STS.";
@@ -151,18 +153,10 @@ pub fn authorize_assume_role(caller: &Principal, role: &ResourceArn) -> Result<(
     check_caller_permission(caller, role)
 }
 
-/// Whether `caller` may call `sts:AssumeRole` on `role`: root always, others by policy.
+/// Whether `caller` may call `sts:AssumeRole` on `role`: root always, others by policy (and
+/// by their session policy, if they have one).
 fn check_caller_permission(caller: &Principal, role: &ResourceArn) -> Result<(), IamError> {
-    let allowed = match caller.identity {
-        PrincipalIdentity::Root => true,
-        _ => evaluate_policies(
-            caller.policies.iter(),
-            "sts:AssumeRole",
-            &role.to_string(),
-            &principal_context(caller),
-        )
-        .is_allowed(),
-    };
+    let allowed = evaluate_principal(caller, "sts:AssumeRole", &role.to_string()).is_allowed();
     if allowed {
         Ok(())
     } else {
@@ -177,7 +171,7 @@ fn check_caller_permission(caller: &Principal, role: &ResourceArn) -> Result<(),
 
 impl Iam {
     /// Loads a role and checks that its trust policy trusts `caller`.
-    async fn trusting_role(
+    pub(crate) async fn trusting_role(
         &self,
         arn: &ResourceArn,
         name: &RoleName,
@@ -218,6 +212,7 @@ impl Iam {
             access_key_id: generate_sts_key_id()?,
             source_ip: None,
             policies,
+            session_policy: None,
         })
     }
 
@@ -240,11 +235,36 @@ impl Iam {
             .trusting_role(&arn, &name, Caller::Principal(caller), &context)
             .await?;
         let duration = session_duration(request.duration_seconds, role.max_session_seconds)?;
-        self.purge_expired_sessions().await;
+        let caller_key = caller.access_key_id.to_string();
+        self.issue_session(
+            &role,
+            &arn,
+            &request.session_name,
+            (caller.account, &caller_key),
+            duration,
+            None,
+        )
+        .await
+    }
 
+    /// Stores a new session of `role` and returns its credentials: valid `duration` seconds,
+    /// limited by `session_policy` when given. `caller` is the account that assumes the role
+    /// and who it is (an AccessKey id or a service principal), for the record. The caller of
+    /// this function has checked the trust policy.
+    pub(crate) async fn issue_session(
+        &self,
+        role: &StoredRole,
+        arn: &ResourceArn,
+        session_name: &str,
+        caller: (AccountId, &str),
+        duration: u32,
+        session_policy: Option<&PolicyDocument>,
+    ) -> Result<TemporaryCredentials, IamError> {
+        self.purge_expired_sessions().await;
         let now = self.now();
         let secret = SecretString::new(random_alphanumeric(SECRET_LEN));
         let token = SecretString::new(format!("CAIS{}", random_alphanumeric(TOKEN_RANDOM_LEN)));
+        let session_policy = session_policy.map(PolicyDocument::to_json);
         let mut last_clash = None;
         for _ in 0..ID_ATTEMPTS {
             let id = generate_sts_key_id()?;
@@ -253,31 +273,30 @@ impl Iam {
                 access_key_id: id.clone(),
                 account: role.account,
                 role: role.name.clone(),
-                session_name: request.session_name.clone(),
-                assumed_by: caller.account,
+                session_name: session_name.to_owned(),
+                assumed_by: caller.0,
                 secret_ciphertext: ciphertext,
                 secret_nonce: nonce,
                 token_sha256: token_digest(token.expose()),
                 expiration: now + i64::from(duration),
                 revoked: false,
                 created_at: now,
+                session_policy: session_policy.clone(),
             };
             match self.metastore.create_sts_session(&session).await {
                 Ok(()) => {
                     tracing::info!(account = %role.account, role = %role.name,
-                        session_name = %request.session_name, access_key_id = %id,
-                        caller_account = %caller.account, caller_key = %caller.access_key_id,
-                        expiration = session.expiration, "role assumed");
+                        session_name, access_key_id = %id,
+                        caller_account = %caller.0, caller = caller.1,
+                        expiration = session.expiration,
+                        session_policy = session.session_policy.is_some(), "role assumed");
                     return Ok(TemporaryCredentials {
                         access_key_id: id,
                         secret,
                         security_token: token,
                         expiration: session.expiration,
                         role_arn: arn.to_string(),
-                        assumed_role_id: format!(
-                            "{}:{}:{}",
-                            role.account, role.name, request.session_name
-                        ),
+                        assumed_role_id: format!("{}:{}:{}", role.account, role.name, session_name),
                     });
                 }
                 Err(err @ cairn_meta::IamStoreError::SessionAlreadyExists { .. }) => {
@@ -340,6 +359,7 @@ impl Iam {
             access_key_id: generate_sts_key_id()?,
             source_ip: None,
             policies: Arc::default(),
+            session_policy: None,
         };
         let context = RequestContext {
             external_id,

@@ -160,4 +160,7 @@ pub struct StsSessionRecord {
     pub revoked: bool,
     /// When the session was created, unix seconds.
     pub created_at: i64,
+    /// The session policy (JSON text validated by `cairn-iam`), if the session has one: the
+    /// session may do only what both its role's policies and this policy allow.
+    pub session_policy: Option<String>,
 }

@@ -14,9 +14,12 @@
 //! - AccessKey secrets are stored only sealed, as `cairn-iam` hands them over.
 //! - an account is in at most one resource directory, and every membership change is logged
 //!   with its events in one transaction (see [`DirectoryStore`]).
+//! - a pipeline config's version never repeats for its name (see [`FleetStore`]).
 
 mod directory_store;
 mod error;
+mod fleet_records;
+mod fleet_store;
 mod iam_records;
 mod iam_store;
 mod job_store;
@@ -33,6 +36,11 @@ pub use directory_store::{
     SequencedEvent,
 };
 pub use error::{EntityKind, MetaError};
+pub use fleet_records::{
+    AgentRecord, CandidateGroup, GroupAttribute, MachineGroupRecord, MachineIdentifyType,
+    MachineRecord, MachineStatus, PipelineConfigRecord,
+};
+pub use fleet_store::{FleetStore, FleetStoreError, NewPipelineConfig};
 pub use iam_records::{
     AttachedPolicy, CustomPolicyRecord, PolicyAttachment, PolicyKind, PolicyTarget, StoredRole,
     StsSessionRecord,

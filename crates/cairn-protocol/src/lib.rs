@@ -5,12 +5,15 @@
 //!   [`cairn_model::LogGroupData`];
 //! * [`compression`]: the `x-log-compresstype` body codecs (raw LZ4 block, zstd, zlib), with a
 //!   hard limit on the decompressed size;
+//! * [`agent`]: the agent control protocol (config-server protocol v2 with Cairn's
+//!   extensions): heartbeats, config fetches, write tokens;
 //! * [`signing`]: the `Authorization` header, signature V1 (`LOG id:sig`, HMAC-SHA1) and V4
 //!   (`SLS4-HMAC-SHA256`), for the server (verify) and for Cairn's own clients (sign).
 //!
 //! Every function here is pure: no I/O, no clock (callers pass the time in), no global state.
 //! Every failure on client input is a [`ProtocolError`]; nothing panics on input.
 
+pub mod agent;
 mod codec;
 pub mod compression;
 mod error;

@@ -80,6 +80,23 @@ pub enum Api {
     GetEtl,
     UpdateEtl,
     DeleteEtl,
+    CreateMachineGroup,
+    GetMachineGroup,
+    UpdateMachineGroup,
+    DeleteMachineGroup,
+    ListMachineGroup,
+    ListMachines,
+    ApplyConfigToMachineGroup,
+    RemoveConfigFromMachineGroup,
+    GetAppliedConfigs,
+    GetAppliedMachineGroups,
+    CreatePipelineConfig,
+    GetPipelineConfig,
+    UpdatePipelineConfig,
+    DeletePipelineConfig,
+    ListPipelineConfig,
+    AgentHeartbeat,
+    AgentFetchPipelineConfig,
 }
 
 impl Api {
@@ -144,6 +161,23 @@ impl Api {
             Api::GetEtl => "GetETL",
             Api::UpdateEtl => "UpdateETL",
             Api::DeleteEtl => "DeleteETL",
+            Api::CreateMachineGroup => "CreateMachineGroup",
+            Api::GetMachineGroup => "GetMachineGroup",
+            Api::UpdateMachineGroup => "UpdateMachineGroup",
+            Api::DeleteMachineGroup => "DeleteMachineGroup",
+            Api::ListMachineGroup => "ListMachineGroup",
+            Api::ListMachines => "ListMachines",
+            Api::ApplyConfigToMachineGroup => "ApplyConfigToMachineGroup",
+            Api::RemoveConfigFromMachineGroup => "RemoveConfigFromMachineGroup",
+            Api::GetAppliedConfigs => "GetAppliedConfigs",
+            Api::GetAppliedMachineGroups => "GetAppliedMachineGroups",
+            Api::CreatePipelineConfig => "CreateLogtailPipelineConfig",
+            Api::GetPipelineConfig => "GetLogtailPipelineConfig",
+            Api::UpdatePipelineConfig => "UpdateLogtailPipelineConfig",
+            Api::DeletePipelineConfig => "DeleteLogtailPipelineConfig",
+            Api::ListPipelineConfig => "ListLogtailPipelineConfig",
+            Api::AgentHeartbeat => "AgentHeartbeat",
+            Api::AgentFetchPipelineConfig => "AgentFetchPipelineConfig",
         }
     }
 }
@@ -226,6 +260,31 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         (&Method::GET, ["etls", name]) => named(Api::GetEtl, name),
         (&Method::PUT, ["etls", name]) => named(Api::UpdateEtl, name),
         (&Method::DELETE, ["etls", name]) => named(Api::DeleteEtl, name),
+        (&Method::POST, ["Agent", "Heartbeat"]) => plain(Api::AgentHeartbeat),
+        (&Method::POST, ["Agent", "FetchPipelineConfig"]) => plain(Api::AgentFetchPipelineConfig),
+        (&Method::POST, ["machinegroups"]) => plain(Api::CreateMachineGroup),
+        (&Method::GET, ["machinegroups"]) => plain(Api::ListMachineGroup),
+        (&Method::GET, ["machinegroups", group]) => named(Api::GetMachineGroup, group),
+        (&Method::PUT, ["machinegroups", group]) => named(Api::UpdateMachineGroup, group),
+        (&Method::DELETE, ["machinegroups", group]) => named(Api::DeleteMachineGroup, group),
+        (&Method::GET, ["machinegroups", group, "machines"]) => named(Api::ListMachines, group),
+        (&Method::GET, ["machinegroups", group, "configs"]) => named(Api::GetAppliedConfigs, group),
+        (&Method::PUT, ["machinegroups", group, "configs", config]) => Some(Route {
+            api: Api::ApplyConfigToMachineGroup,
+            resource: Some(format!("{group}/{config}")),
+        }),
+        (&Method::DELETE, ["machinegroups", group, "configs", config]) => Some(Route {
+            api: Api::RemoveConfigFromMachineGroup,
+            resource: Some(format!("{group}/{config}")),
+        }),
+        (&Method::GET, ["configs", config, "machinegroups"]) => {
+            named(Api::GetAppliedMachineGroups, config)
+        }
+        (&Method::POST, ["pipelineconfigs"]) => plain(Api::CreatePipelineConfig),
+        (&Method::GET, ["pipelineconfigs"]) => plain(Api::ListPipelineConfig),
+        (&Method::GET, ["pipelineconfigs", config]) => named(Api::GetPipelineConfig, config),
+        (&Method::PUT, ["pipelineconfigs", config]) => named(Api::UpdatePipelineConfig, config),
+        (&Method::DELETE, ["pipelineconfigs", config]) => named(Api::DeletePipelineConfig, config),
         (&Method::GET, ["logstores"]) => plain(Api::ListLogStores),
         (&Method::POST, ["logstores"]) => plain(Api::CreateLogStore),
         (&Method::GET, ["logstores", logstore]) => match kind {
@@ -370,5 +429,32 @@ mod tests {
         let response = route(&Method::POST, "/rd/invitations/inv-1/accept", None, false).unwrap();
         assert_eq!(response.api, Api::RespondToInvitation);
         assert_eq!(response.resource.as_deref(), Some("inv-1/accept"));
+    }
+
+    #[test]
+    fn fleet_and_agent_routes_follow_sls_and_the_config_server() {
+        assert_eq!(
+            api(Method::POST, "/Agent/Heartbeat", None, false),
+            Some(Api::AgentHeartbeat)
+        );
+        assert_eq!(
+            api(Method::POST, "/Agent/FetchPipelineConfig", None, false),
+            Some(Api::AgentFetchPipelineConfig)
+        );
+        assert_eq!(
+            api(Method::GET, "/machinegroups/web/machines", None, true),
+            Some(Api::ListMachines)
+        );
+        let apply = route(&Method::PUT, "/machinegroups/web/configs/nginx", None, true).unwrap();
+        assert_eq!(apply.api, Api::ApplyConfigToMachineGroup);
+        assert_eq!(apply.resource.as_deref(), Some("web/nginx"));
+        assert_eq!(
+            api(Method::GET, "/configs/nginx/machinegroups", None, true),
+            Some(Api::GetAppliedMachineGroups)
+        );
+        assert_eq!(
+            api(Method::PUT, "/pipelineconfigs/nginx", None, true),
+            Some(Api::UpdatePipelineConfig)
+        );
     }
 }

@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use cairn_iam::{DirectoryError, IamError};
 use cairn_jobs::JobError;
-use cairn_meta::{EntityKind, MetaError};
+use cairn_meta::{EntityKind, FleetStoreError, MetaError};
 use cairn_model::ModelError;
 use cairn_protocol::ProtocolError;
 use cairn_query::QueryError;
@@ -334,6 +334,30 @@ impl From<JobError> for ApiError {
                 Self::server_busy("the job service is busy, please retry")
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<FleetStoreError> for ApiError {
+    fn from(error: FleetStoreError) -> Self {
+        let message = error.to_string();
+        match error {
+            FleetStoreError::ProjectNotFound { project } => {
+                Self::project_not_exist(project.as_str())
+            }
+            FleetStoreError::MachineGroupNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "MachineGroupNotExist", message)
+            }
+            FleetStoreError::MachineGroupAlreadyExists { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "MachineGroupAlreadyExist", message)
+            }
+            FleetStoreError::ConfigNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "ConfigNotExist", message)
+            }
+            FleetStoreError::ConfigAlreadyExists { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "ConfigAlreadyExist", message)
+            }
+            FleetStoreError::Meta(meta) => meta.into(),
         }
     }
 }

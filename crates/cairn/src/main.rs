@@ -4,6 +4,7 @@
 //! This crate only wires roles together; everything with behaviour lives in the library
 //! crates. `anyhow` is used here and nowhere below.
 
+mod agent;
 mod client;
 mod serve;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the central server (SLS-compatible API, storage and query) on a local data directory.
     Serve(serve::ServeArguments),
+    /// Run the host agent: collect files as the server's collection configs say, exactly once.
+    Agent(agent::AgentArguments),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve(arguments) => serve::run(arguments).await,
+            Command::Agent(arguments) => agent::run(arguments).await,
             Command::Client(command) => client::run(command).await,
         }
     });

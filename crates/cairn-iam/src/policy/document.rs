@@ -27,6 +27,11 @@ use crate::IamError;
 /// Longest policy document accepted, in bytes (RAM's limit).
 pub const MAX_POLICY_BYTES: usize = 6144;
 
+/// Longest session policy, in bytes. Session policies are written by Cairn itself (an agent's
+/// write token lists every logstore it may write, one ARN each), so they get more room than
+/// the documents people write.
+pub const MAX_SESSION_POLICY_BYTES: usize = 256 * 1024;
+
 /// Longest action or resource pattern, in bytes.
 const MAX_PATTERN_BYTES: usize = 512;
 
@@ -114,15 +119,25 @@ impl PolicyDocument {
     /// Parses and validates a policy document. Anything wrong is [`IamError::InvalidPolicy`]
     /// with a reason a policy author can act on.
     pub fn parse(text: &str) -> Result<Self, IamError> {
-        if text.len() > MAX_POLICY_BYTES {
+        Self::parse_with_limit(text, MAX_POLICY_BYTES)
+    }
+
+    /// Parses and validates a session policy: the same language, up to
+    /// [`MAX_SESSION_POLICY_BYTES`].
+    pub fn parse_session_policy(text: &str) -> Result<Self, IamError> {
+        Self::parse_with_limit(text, MAX_SESSION_POLICY_BYTES)
+    }
+
+    fn parse_with_limit(text: &str, limit: usize) -> Result<Self, IamError> {
+        if text.len() > limit {
             return Err(invalid(format!(
-                "the document is {} bytes; the limit is {MAX_POLICY_BYTES}",
+                "the document is {} bytes; the limit is {limit}",
                 text.len()
             )));
         }
         let raw: RawPolicy = serde_json::from_str(text)
             .map_err(|err| invalid(format!("not a valid policy document: {err}")))?;
-        validate(raw)
+        validate(raw, limit)
     }
 
     /// The statements, in document order.
@@ -151,12 +166,12 @@ impl PolicyDocument {
     }
 }
 
-/// Checks everything about a raw policy that serde does not.
-pub(crate) fn validate(raw: RawPolicy) -> Result<PolicyDocument, IamError> {
+/// Checks everything about a raw policy that serde does not; `limit` bounds its compact size.
+pub(crate) fn validate(raw: RawPolicy, limit: usize) -> Result<PolicyDocument, IamError> {
     let compact = serde_json::to_string(&raw).map_err(|err| invalid(err.to_string()))?;
-    if compact.len() > MAX_POLICY_BYTES {
+    if compact.len() > limit {
         return Err(invalid(format!(
-            "the document is {} bytes without whitespace; the limit is {MAX_POLICY_BYTES}",
+            "the document is {} bytes without whitespace; the limit is {limit}",
             compact.len()
         )));
     }
@@ -269,6 +284,6 @@ impl Serialize for PolicyDocument {
 impl<'de> Deserialize<'de> for PolicyDocument {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = RawPolicy::deserialize(deserializer)?;
-        validate(raw).map_err(serde::de::Error::custom)
+        validate(raw, MAX_POLICY_BYTES).map_err(serde::de::Error::custom)
     }
 }

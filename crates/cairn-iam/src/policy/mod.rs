@@ -27,13 +27,15 @@ mod raw;
 mod system;
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod tests;
 
 use cairn_model::ResourceArn;
 
 pub use condition::RequestContext;
 pub(crate) use document::{check_actions, check_version, parse_effect};
-pub use document::{Effect, PolicyDocument, Statement, MAX_POLICY_BYTES};
+pub use document::{Effect, PolicyDocument, Statement, MAX_POLICY_BYTES, MAX_SESSION_POLICY_BYTES};
 pub(crate) use raw::{Statements, StringList};
 pub use system::{SystemPolicy, AUDIT_RESOURCE_PATTERNS};
 
@@ -93,20 +95,36 @@ pub(crate) fn principal_context(principal: &Principal) -> RequestContext<'_> {
     }
 }
 
+/// The verdict of a principal's own permissions on one request, ignoring account boundaries:
+/// its identity (root: allow; others: their policies), intersected with its session policy
+/// when it has one.
+pub(crate) fn evaluate_principal(principal: &Principal, action: &str, resource: &str) -> Decision {
+    let context = principal_context(principal);
+    let identity = match &principal.identity {
+        PrincipalIdentity::Root => Decision::Allow,
+        PrincipalIdentity::User(_) | PrincipalIdentity::RoleSession { .. } => {
+            evaluate_policies(principal.policies.iter(), action, resource, &context)
+        }
+    };
+    let Some(session_policy) = &principal.session_policy else {
+        return identity;
+    };
+    match (
+        identity,
+        session_policy.evaluate(action, resource, &context),
+    ) {
+        (Decision::ExplicitDeny, _) | (_, Decision::ExplicitDeny) => Decision::ExplicitDeny,
+        (Decision::Allow, Decision::Allow) => Decision::Allow,
+        _ => Decision::ImplicitDeny,
+    }
+}
+
 /// The verdict on one request (see the module documentation for the rules).
 pub fn evaluate(principal: &Principal, action: &str, resource: &ResourceArn) -> Decision {
     if resource.account != principal.account {
         return Decision::ImplicitDeny;
     }
-    match &principal.identity {
-        PrincipalIdentity::Root => Decision::Allow,
-        PrincipalIdentity::User(_) | PrincipalIdentity::RoleSession { .. } => evaluate_policies(
-            principal.policies.iter(),
-            action,
-            &resource.to_string(),
-            &principal_context(principal),
-        ),
-    }
+    evaluate_principal(principal, action, &resource.to_string())
 }
 
 /// Decides whether `principal` may perform `action` on `resource`; anything but an allow is

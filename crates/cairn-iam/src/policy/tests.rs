@@ -24,6 +24,7 @@ fn user_with(policies: Vec<PolicyDocument>, ip: Option<&str>) -> Principal {
         access_key_id: AccessKeyId::parse("LTAIaaaaaaaaaaaaaaaaaaaa").expect("key id"),
         source_ip: ip.map(|ip| ip.parse::<IpAddr>().expect("ip")),
         policies: Arc::new(policies),
+        session_policy: None,
     }
 }
 

@@ -4,13 +4,15 @@
 //! - [`policies`]: custom and system policies, attachments, and the policies principals carry;
 //! - [`roles`]: roles, trust policies and service-linked roles;
 //! - [`sts`]: AssumeRole: permissions, trust, ExternalId, durations;
-//! - [`sessions`]: temporary credentials after issue: authentication, expiry, revocation.
+//! - [`sessions`]: temporary credentials after issue: authentication, expiry, revocation;
+//! - [`write_tokens`]: agent write tokens, narrowed by a session policy.
 
 mod keys;
 mod policies;
 mod roles;
 mod sessions;
 mod sts;
+mod write_tokens;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -367,7 +367,7 @@ impl IamStore for SqliteMetastore {
         require_role(&mut tx, session.account, &session.role).await?;
         sqlx::query(&format!(
             "INSERT INTO sts_sessions ({SESSION_COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(session.access_key_id.as_str())
         .bind(account_param(session.account))
@@ -380,6 +380,7 @@ impl IamStore for SqliteMetastore {
         .bind(session.expiration)
         .bind(i64::from(session.revoked))
         .bind(session.created_at)
+        .bind(&session.session_policy)
         .execute(&mut *tx)
         .await
         .map_err(|err| {

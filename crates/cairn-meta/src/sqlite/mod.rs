@@ -14,6 +14,7 @@
 //! (projects, logstores, index configs); this module holds the connection and value codecs.
 
 mod directory_store;
+mod fleet_store;
 mod iam_store;
 mod identity;
 mod job_store;

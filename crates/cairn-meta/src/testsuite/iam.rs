@@ -67,6 +67,7 @@ fn session(id: &str, account: AccountId, role: &str, expiration: i64) -> StsSess
         expiration,
         revoked: false,
         created_at: 1_700_004_000,
+        session_policy: None,
     }
 }
 

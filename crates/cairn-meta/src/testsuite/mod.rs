@@ -13,10 +13,12 @@
 //! the list in [`metastore_test_suite!`](crate::metastore_test_suite).
 
 mod directory;
+mod fleet;
 mod iam;
 mod identity;
 mod jobs;
 mod logs;
+mod sessions;
 
 use cairn_model::{AccessKeyId, AccountId, LogstoreName, ProjectName, UserName};
 
@@ -25,6 +27,11 @@ use crate::{AccessKeyRecord, AccessKeyStatus, Account, NewLogstore, ProjectRecor
 pub use directory::{
     delegated_administrators_follow_membership, directories_are_enabled_once_per_account,
     directory_events_are_logged_in_order, invitations_are_answered_once, members_join_and_leave,
+};
+pub use fleet::{
+    candidate_groups_match_by_identify_type, configs_are_applied_to_groups,
+    machine_groups_round_trip, machines_and_agents_are_kept_per_heartbeat,
+    pipeline_config_versions_only_grow,
 };
 pub use iam::{
     custom_policies_round_trip, policies_attach_to_users_and_roles, roles_round_trip,
@@ -42,6 +49,7 @@ pub use logs::{
     logstores_round_trip, projects_are_listed_by_account_with_paging_and_filter,
     projects_have_globally_unique_names,
 };
+pub use sessions::sts_session_policies_round_trip;
 
 /// Generates one `#[tokio::test]` per suite test, each on a fresh metastore from `$fresh`
 /// (an expression evaluating to a future of `(guard, metastore)`).
@@ -68,6 +76,12 @@ macro_rules! metastore_test_suite {
             delegated_administrators_follow_membership,
             directory_events_are_logged_in_order,
             jobs_round_trip_with_progress_and_incarnations,
+            machine_groups_round_trip,
+            candidate_groups_match_by_identify_type,
+            pipeline_config_versions_only_grow,
+            configs_are_applied_to_groups,
+            machines_and_agents_are_kept_per_heartbeat,
+            sts_session_policies_round_trip,
         );
     };
     (@each $fresh:expr; $($test:ident),+ $(,)?) => {

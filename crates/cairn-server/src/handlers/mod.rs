@@ -6,12 +6,17 @@
 //! names the resource exactly.
 
 mod access;
+mod agent_fleet;
+mod agent_heartbeat;
+mod agent_tokens;
 mod directory;
 mod iam;
 mod index;
 mod jobs;
 mod logs_query;
 mod logstores;
+mod machine_groups;
+mod pipeline_configs;
 mod projects;
 mod put_logs;
 
@@ -101,6 +106,23 @@ pub async fn handle(api: Api, context: Context<'_>) -> Result<ApiResponse, ApiEr
         Api::GetEtl => jobs::get(context).await,
         Api::UpdateEtl => jobs::update(context).await,
         Api::DeleteEtl => jobs::delete(context).await,
+        Api::CreateMachineGroup => machine_groups::create(context).await,
+        Api::GetMachineGroup => machine_groups::get(context).await,
+        Api::UpdateMachineGroup => machine_groups::update(context).await,
+        Api::DeleteMachineGroup => machine_groups::delete(context).await,
+        Api::ListMachineGroup => machine_groups::list(context).await,
+        Api::ListMachines => machine_groups::list_machines(context).await,
+        Api::ApplyConfigToMachineGroup => machine_groups::apply_config(context).await,
+        Api::RemoveConfigFromMachineGroup => machine_groups::remove_config(context).await,
+        Api::GetAppliedConfigs => machine_groups::list_applied_configs(context).await,
+        Api::GetAppliedMachineGroups => pipeline_configs::list_applied_groups(context).await,
+        Api::CreatePipelineConfig => pipeline_configs::create(context).await,
+        Api::GetPipelineConfig => pipeline_configs::get(context).await,
+        Api::UpdatePipelineConfig => pipeline_configs::update(context).await,
+        Api::DeletePipelineConfig => pipeline_configs::delete(context).await,
+        Api::ListPipelineConfig => pipeline_configs::list(context).await,
+        Api::AgentHeartbeat => agent_heartbeat::heartbeat(context).await,
+        Api::AgentFetchPipelineConfig => agent_heartbeat::fetch_pipeline_config(context).await,
     }
 }
 

@@ -25,8 +25,9 @@ use cairn_meta::{Metastore, SqliteMetastore};
 use cairn_server::{ServerComponents, ServerMetrics, ServerSettings, ServerState};
 use cairn_store::{EngineConfig, LogEngine};
 
+pub(crate) use config::LogFormat;
 pub use config::ServeArguments;
-use config::{LogFormat, ServeConfig};
+use config::ServeConfig;
 
 /// Runs the server until a shutdown signal.
 pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
@@ -117,7 +118,8 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for SIGINT");
@@ -141,7 +143,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Structured logs to stderr, filtered by `CAIRN_LOG` (default `info`).
+pub(crate) fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -22,6 +22,8 @@ pub struct TestServer {
     child: Option<Child>,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// The server's stderr (appended to by every start on the same data dir and port).
+    pub log_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
     pub credentials: Credentials,
 }
@@ -43,10 +45,19 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra `cairn serve` flags.
     pub async fn start_with(data_dir: &Path, extra_arguments: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(data_dir, free_port(), extra_arguments).await
+    }
+
+    /// Starts a server on `data_dir` listening on `port`: a server that was stopped comes back
+    /// where its clients (an agent) expect it. Its log is appended to, across restarts.
+    pub async fn start_on(data_dir: &Path, port: u16, extra_arguments: &[&str]) -> Self {
         let log_path = data_dir.with_extension(format!("{port}.log"));
         std::fs::create_dir_all(data_dir.parent().expect("parent")).expect("mkdir");
-        let log = std::fs::File::create(&log_path).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(["serve", "--data-dir"])
             .arg(data_dir)
@@ -62,6 +73,7 @@ impl TestServer {
             child: Some(child),
             port,
             data_dir: data_dir.to_owned(),
+            log_path: log_path.clone(),
             _temp: None,
             credentials: Credentials {
                 account_id: String::new(),

@@ -1,9 +1,11 @@
 //! Integration tests: each starts the real `cairn serve` binary on a free loopback port with a
 //! temporary data directory and talks to it over HTTP, signing like SLS clients do.
 
+mod agent;
 mod api;
 mod directory;
 mod durability;
+mod fleet;
 mod harness;
 mod isolation;
 mod jobs;

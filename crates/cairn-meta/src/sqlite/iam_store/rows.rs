@@ -16,7 +16,8 @@ pub(super) const ROLE_COLUMNS: &str = "account_id, name, trust_policy, descripti
 
 /// The columns of `sts_sessions`, in insertion order.
 pub(super) const SESSION_COLUMNS: &str = "access_key_id, account_id, role_name, session_name, \
-     assumed_by, secret_ciphertext, secret_nonce, token_sha256, expiration, revoked, created_at";
+     assumed_by, secret_ciphertext, secret_nonce, token_sha256, expiration, revoked, created_at, \
+     session_policy";
 
 pub(super) fn policy_from_row(row: &SqliteRow) -> Result<CustomPolicyRecord, MetaError> {
     Ok(CustomPolicyRecord {
@@ -101,5 +102,6 @@ pub(super) fn session_from_row(row: &SqliteRow) -> Result<StsSessionRecord, Meta
             }
         },
         created_at: row.try_get("created_at")?,
+        session_policy: row.try_get("session_policy")?,
     })
 }

@@ -1,0 +1,236 @@
+//! The agent's own counters: what it read, what it delivered, and — above all — what it
+//! dropped and why.
+//!
+//! Invariant: no record leaves the agent's hands without being either delivered (acknowledged
+//! or already committed by the server) or counted here under a [`DropReason`]. Every drop goes
+//! through [`AgentMetrics::record_drop`], which counts it *and* logs it with its reason, so a
+//! drop can never be counted silently or logged uncounted.
+//!
+//! Counters are plain atomics (relaxed ordering: they are statistics, not synchronisation);
+//! [`AgentMetrics::snapshot`] copies them into a serialisable [`MetricsSnapshot`] that the
+//! heartbeat or a metrics endpoint can publish.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Why data was dropped instead of delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The disk buffer reached its size limit; its oldest batches made room.
+    BufferFull,
+    /// A buffered batch outlived the buffer's age limit before the server took it.
+    BufferExpired,
+    /// A buffered record failed its checksum or could not be decoded.
+    BufferCorrupt,
+    /// A file we had a checkpoint for disappeared before we could read (or resend) it.
+    FileDeletedBeforeRead,
+    /// A file was truncated (copytruncate) before we had read bytes we had seen it hold.
+    TruncatedBeforeRead,
+    /// The server refused the batch as bad data (4xx); retrying would not help.
+    RejectedByServer,
+}
+
+impl DropReason {
+    /// Every reason, in a stable order.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::BufferFull,
+        DropReason::BufferExpired,
+        DropReason::BufferCorrupt,
+        DropReason::FileDeletedBeforeRead,
+        DropReason::TruncatedBeforeRead,
+        DropReason::RejectedByServer,
+    ];
+
+    /// The reason's name in metrics and logs (`buffer_full`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::BufferFull => "buffer_full",
+            DropReason::BufferExpired => "buffer_expired",
+            DropReason::BufferCorrupt => "buffer_corrupt",
+            DropReason::FileDeletedBeforeRead => "file_deleted_before_read",
+            DropReason::TruncatedBeforeRead => "truncated_before_read",
+            DropReason::RejectedByServer => "rejected_by_server",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How much was dropped for one reason.
+///
+/// `events` counts drop decisions (a batch, a file); `records` and `bytes` count what they
+/// held when it is knowable — a file deleted before it was read has an unknown number of
+/// records, so only its event (and the bytes we know it held) are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DropCounts {
+    /// Drop decisions.
+    pub events: u64,
+    /// Records (log lines) dropped.
+    pub records: u64,
+    /// Raw bytes dropped.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct DropCounters {
+    events: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// The agent's counters, shared by the inputs and delivery (`Arc<AgentMetrics>`).
+#[derive(Debug, Default)]
+pub struct AgentMetrics {
+    /// Records the file inputs produced.
+    pub records_read: AtomicU64,
+    /// Bytes the file inputs consumed.
+    pub bytes_read: AtomicU64,
+    /// Files opened for reading.
+    pub files_opened: AtomicU64,
+    /// Truncations (copytruncate) detected.
+    pub truncations: AtomicU64,
+    /// PutLogs calls the server acknowledged.
+    pub batches_acked: AtomicU64,
+    /// Resends the server answered with `InvalidSequenceId` (the first attempt had landed).
+    pub batches_already_committed: AtomicU64,
+    /// Log records in acknowledged batches.
+    pub records_delivered: AtomicU64,
+    /// Uncompressed protobuf bytes in acknowledged batches.
+    pub bytes_delivered: AtomicU64,
+    /// Send attempts that failed transiently (network, 5xx, busy, expired token).
+    pub send_failures: AtomicU64,
+    /// Batches written to the disk buffer.
+    pub batches_buffered: AtomicU64,
+    /// Batches currently in the disk buffer.
+    pub buffer_batches: AtomicU64,
+    /// Bytes currently in the disk buffer.
+    pub buffer_bytes: AtomicU64,
+    drops: [DropCounters; DropReason::ALL.len()],
+}
+
+impl AgentMetrics {
+    /// Fresh counters, all zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts a drop and logs it with its reason. `context` names what was dropped (a file
+    /// path, a producer key); it goes to the log only.
+    pub fn record_drop(&self, reason: DropReason, records: u64, bytes: u64, context: &str) {
+        let counters = &self.drops[reason.index()];
+        counters.events.fetch_add(1, Ordering::Relaxed);
+        counters.records.fetch_add(records, Ordering::Relaxed);
+        counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        tracing::warn!(
+            reason = reason.as_str(),
+            records,
+            bytes,
+            context,
+            "data dropped"
+        );
+    }
+
+    /// What was dropped for `reason` so far.
+    pub fn dropped(&self, reason: DropReason) -> DropCounts {
+        let counters = &self.drops[reason.index()];
+        DropCounts {
+            events: counters.events.load(Ordering::Relaxed),
+            records: counters.records.load(Ordering::Relaxed),
+            bytes: counters.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Records dropped for any reason.
+    pub fn dropped_records_total(&self) -> u64 {
+        DropReason::ALL
+            .iter()
+            .map(|reason| self.dropped(*reason).records)
+            .sum()
+    }
+
+    /// A copy of every counter.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            records_read: load(&self.records_read),
+            bytes_read: load(&self.bytes_read),
+            files_opened: load(&self.files_opened),
+            truncations: load(&self.truncations),
+            batches_acked: load(&self.batches_acked),
+            batches_already_committed: load(&self.batches_already_committed),
+            records_delivered: load(&self.records_delivered),
+            bytes_delivered: load(&self.bytes_delivered),
+            send_failures: load(&self.send_failures),
+            batches_buffered: load(&self.batches_buffered),
+            buffer_batches: load(&self.buffer_batches),
+            buffer_bytes: load(&self.buffer_bytes),
+            dropped: DropReason::ALL
+                .iter()
+                .map(|reason| (reason.as_str(), self.dropped(*reason)))
+                .collect(),
+        }
+    }
+}
+
+/// A point-in-time copy of [`AgentMetrics`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricsSnapshot {
+    /// See [`AgentMetrics::records_read`].
+    pub records_read: u64,
+    /// See [`AgentMetrics::bytes_read`].
+    pub bytes_read: u64,
+    /// See [`AgentMetrics::files_opened`].
+    pub files_opened: u64,
+    /// See [`AgentMetrics::truncations`].
+    pub truncations: u64,
+    /// See [`AgentMetrics::batches_acked`].
+    pub batches_acked: u64,
+    /// See [`AgentMetrics::batches_already_committed`].
+    pub batches_already_committed: u64,
+    /// See [`AgentMetrics::records_delivered`].
+    pub records_delivered: u64,
+    /// See [`AgentMetrics::bytes_delivered`].
+    pub bytes_delivered: u64,
+    /// See [`AgentMetrics::send_failures`].
+    pub send_failures: u64,
+    /// See [`AgentMetrics::batches_buffered`].
+    pub batches_buffered: u64,
+    /// See [`AgentMetrics::buffer_batches`].
+    pub buffer_batches: u64,
+    /// See [`AgentMetrics::buffer_bytes`].
+    pub buffer_bytes: u64,
+    /// Drops by reason name.
+    pub dropped: Vec<(&'static str, DropCounts)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_are_counted_by_reason() {
+        let metrics = AgentMetrics::new();
+        metrics.record_drop(DropReason::BufferFull, 3, 300, "k");
+        metrics.record_drop(DropReason::BufferFull, 2, 200, "k");
+        metrics.record_drop(DropReason::RejectedByServer, 1, 10, "k");
+        assert_eq!(
+            metrics.dropped(DropReason::BufferFull),
+            DropCounts {
+                events: 2,
+                records: 5,
+                bytes: 500
+            }
+        );
+        assert_eq!(
+            metrics.dropped(DropReason::BufferExpired),
+            DropCounts::default()
+        );
+        assert_eq!(metrics.dropped_records_total(), 6);
+        let snapshot = metrics.snapshot();
+        assert_eq!(snapshot.dropped.len(), DropReason::ALL.len());
+    }
+}

@@ -1,0 +1,120 @@
+//! The record a pipeline works on: ordered key/value contents and an optional parsed time.
+//!
+//! Invariant: keys are unique; setting an existing key replaces its value in place, so field
+//! order is the order keys first appeared.
+
+use bytes::Bytes;
+use cairn_model::{Field, LogTime};
+
+use crate::config::SourceOptions;
+
+use super::DropReason;
+
+/// The key raw text starts under.
+pub const CONTENT_KEY: &str = "content";
+/// Where a failed parser copies the raw text when `CopingRawLog` is on.
+pub const RAW_LOG_KEY: &str = "__raw_log__";
+
+/// A record being processed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub(crate) contents: Vec<Field>,
+    pub(crate) time: Option<LogTime>,
+}
+
+impl Event {
+    /// A record holding `text` as `content`.
+    pub(crate) fn from_text(text: Bytes) -> Self {
+        Self {
+            contents: vec![Field {
+                key: Bytes::from_static(CONTENT_KEY.as_bytes()),
+                value: text,
+            }],
+            time: None,
+        }
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Bytes> {
+        self.contents
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| &f.value)
+    }
+
+    /// Sets `key` to `value`, replacing an existing value in place.
+    pub(crate) fn set(&mut self, key: Bytes, value: Bytes) {
+        match self.contents.iter_mut().find(|f| f.key == key) {
+            Some(field) => field.value = value,
+            None => self.contents.push(Field { key, value }),
+        }
+    }
+
+    /// Sets `key` only when it is absent.
+    pub(crate) fn set_if_absent(&mut self, key: Bytes, value: Bytes) {
+        if self.get(&key).is_none() {
+            self.contents.push(Field { key, value });
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Bytes> {
+        let index = self.contents.iter().position(|f| f.key == key)?;
+        Some(self.contents.remove(index).value)
+    }
+}
+
+/// A key given in a config, as bytes shared by every record.
+pub(crate) fn key_bytes(key: &str) -> Bytes {
+    Bytes::copy_from_slice(key.as_bytes())
+}
+
+/// A parser's source options with their keys ready to use.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    pub(crate) key: Bytes,
+    renamed: Bytes,
+    keep_on_fail: bool,
+    keep_on_success: bool,
+    copy_raw: bool,
+}
+
+impl Source {
+    pub(crate) fn new(options: &SourceOptions) -> Self {
+        let key = key_bytes(&options.source_key);
+        Self {
+            renamed: options
+                .renamed_source_key
+                .as_deref()
+                .map_or_else(|| key.clone(), key_bytes),
+            key,
+            keep_on_fail: options.keeping_source_when_parse_fail,
+            keep_on_success: options.keeping_source_when_parse_succeed,
+            copy_raw: options.coping_raw_log,
+        }
+    }
+
+    /// What every LoongCollector parser does after parsing `raw` (the source value):
+    /// drops the source field unless a parsed key replaced it, puts it back (renamed) when
+    /// asked to keep it, copies it to `__raw_log__` on a kept failure, and drops the record
+    /// when a failed parse leaves it empty.
+    pub(crate) fn finish(
+        &self,
+        event: &mut Event,
+        raw: Bytes,
+        success: bool,
+        source_overwritten: bool,
+    ) -> Result<(), DropReason> {
+        if !success || !source_overwritten {
+            event.remove(&self.key);
+        }
+        if (success && self.keep_on_success) || (!success && self.keep_on_fail) {
+            event.set_if_absent(self.renamed.clone(), raw.clone());
+        }
+        if !success && self.keep_on_fail && self.copy_raw {
+            event.set_if_absent(Bytes::from_static(RAW_LOG_KEY.as_bytes()), raw);
+        }
+        if !success && !self.keep_on_fail && event.contents.is_empty() {
+            return Err(DropReason::ParseFailed);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Turning a record read from a file into the log entry Cairn sends.
+//!
+//! A record starts as one field, `content`, holding its text; the config's processors run in
+//! order on its fields ([`Pipeline::process`]); the entry's time is the one a
+//! `processor_parse_timestamp_native` set, else the clock's "now". A processor may drop the
+//! record; the caller counts drops by [`DropReason`] and still advances its checkpoint past
+//! the record. [`multiline`] joins lines into records before this; [`tags`] names the
+//! LogGroup tags of a file.
+//!
+//! Invariants: [`Pipeline::process`] never panics, whatever the bytes (values need not be
+//! UTF-8); a [`Pipeline`] is immutable once built and can be shared between threads; building
+//! one from a validated [`crate::config::PipelineConfig`] never fails.
+
+mod delimiter;
+mod desensitize;
+mod event;
+mod fields;
+mod filter;
+mod json_parse;
+pub mod multiline;
+mod regex_parse;
+mod strptime;
+pub mod tags;
+mod timestamp;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_model::{LogEntry, LogTime};
+use chrono::FixedOffset;
+
+use crate::config::{ConfigError, ProcessorConfig};
+use crate::source::SourceRecord;
+
+pub use event::{CONTENT_KEY, RAW_LOG_KEY};
+pub use multiline::{Multiline, MultilineOutput};
+pub use tags::{tags_for, TagContext};
+pub use timestamp::parse_timezone;
+
+/// Why a processor dropped a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// A parser failed on the record's only field and was not asked to keep it.
+    ParseFailed,
+    /// A filter rejected the record.
+    Filtered,
+    /// The parsed time is not after the epoch, or past what `__time__` can hold.
+    InvalidTime,
+}
+
+impl DropReason {
+    /// A short name, for metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ParseFailed => "parse_failed",
+            Self::Filtered => "filtered",
+            Self::InvalidTime => "invalid_time",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What became of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessOutcome {
+    /// Send this entry.
+    Keep(LogEntry),
+    /// Do not send it.
+    Drop(DropReason),
+}
+
+/// Where "now" comes from.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Regex(regex_parse::RegexParser),
+    Json(json_parse::JsonParser),
+    Delimiter(delimiter::DelimiterParser),
+    Timestamp(timestamp::TimestampParser),
+    Filter(filter::Filter),
+    Drop(fields::DropKeys),
+    Rename(fields::Rename),
+    Desensitize(desensitize::Desensitize),
+}
+
+/// A config's processors, compiled.
+#[derive(Clone)]
+pub struct Pipeline {
+    steps: Vec<Step>,
+    clock: Clock,
+    default_zone: Option<FixedOffset>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("steps", &self.steps)
+            .field("default_zone", &self.default_zone)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_log_time(t: SystemTime) -> LogTime {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    LogTime::new(
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX),
+        d.subsec_nanos(),
+    )
+}
+
+impl Pipeline {
+    /// Compiles `processors`; the error names the processor and key at fault.
+    pub fn new(processors: &[ProcessorConfig]) -> Result<Self, ConfigError> {
+        let mut steps = Vec::with_capacity(processors.len());
+        for (i, config) in processors.iter().enumerate() {
+            let at = format!("processors[{i}] ({})", config.type_name());
+            steps.push(match config {
+                ProcessorConfig::ParseRegex(c) => {
+                    Step::Regex(regex_parse::RegexParser::new(c, &at)?)
+                }
+                ProcessorConfig::ParseJson(c) => Step::Json(json_parse::JsonParser::new(c)),
+                ProcessorConfig::ParseDelimiter(c) => {
+                    Step::Delimiter(delimiter::DelimiterParser::new(c))
+                }
+                ProcessorConfig::ParseTimestamp(c) => {
+                    Step::Timestamp(timestamp::TimestampParser::new(c, &at)?)
+                }
+                ProcessorConfig::Filter(c) => Step::Filter(filter::Filter::new(c, &at)?),
+                ProcessorConfig::Drop(c) => Step::Drop(fields::DropKeys::new(c)),
+                ProcessorConfig::Rename(c) => Step::Rename(fields::Rename::new(c)),
+                ProcessorConfig::Desensitize(c) => {
+                    Step::Desensitize(desensitize::Desensitize::new(c, &at)?)
+                }
+            });
+        }
+        Ok(Self {
+            steps,
+            clock: Arc::new(SystemTime::now),
+            default_zone: None,
+        })
+    }
+
+    /// Uses `clock` for "now" (the time of records without a parsed time, and the year of
+    /// formats without one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Reads times without a zone in `zone` instead of the host's local zone.
+    pub fn with_default_zone(mut self, zone: FixedOffset) -> Self {
+        self.default_zone = Some(zone);
+        self
+    }
+
+    /// Runs the processors on `record`.
+    pub fn process(&self, record: &SourceRecord, _context: &TagContext) -> ProcessOutcome {
+        let now = (self.clock)();
+        let mut event = event::Event::from_text(record.text.clone());
+        for step in &self.steps {
+            let result = match step {
+                Step::Regex(p) => p.apply(&mut event),
+                Step::Json(p) => p.apply(&mut event),
+                Step::Delimiter(p) => p.apply(&mut event),
+                Step::Timestamp(p) => p.apply(&mut event, now, self.default_zone),
+                Step::Filter(p) => p.apply(&mut event),
+                Step::Drop(p) => {
+                    p.apply(&mut event);
+                    Ok(())
+                }
+                Step::Rename(p) => {
+                    p.apply(&mut event);
+                    Ok(())
+                }
+                Step::Desensitize(p) => {
+                    p.apply(&mut event);
+                    Ok(())
+                }
+            };
+            if let Err(reason) = result {
+                return ProcessOutcome::Drop(reason);
+            }
+        }
+        ProcessOutcome::Keep(LogEntry {
+            time: event.time.unwrap_or_else(|| to_log_time(now)),
+            contents: event.contents,
+        })
+    }
+}

@@ -1,0 +1,342 @@
+//! The agent's main loop: it wires identity and control, the collection configs, the file
+//! tailer, the processors and delivery together.
+//!
+//! Two clocks drive it: the heartbeat (every `heartbeat_interval`) re-reads the identity
+//! files, reports the held configs and receives config changes and write tokens; the poll
+//! (every `poll_interval`) reads new lines, joins multiline records, processes them and hands
+//! them to delivery, which owns acknowledgement and checkpoints. Configs and tokens last seen
+//! are kept on disk, so a restarted agent collects before its first heartbeat succeeds.
+//!
+//! The metrics snapshot (`<data_dir>/metrics.json`) is written at every heartbeat, every
+//! second when running without control (no heartbeat), and at shutdown.
+//!
+//! Shutdown: stop reading, flush delivery (batches in flight finish or go to the disk buffer),
+//! write the final metrics snapshot.
+
+mod credentials;
+mod pipelines;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::control::identity::IdentityReader;
+use crate::control::{
+    AgentSettings, ConfigStore, ControlClient, HostIdentity, StoredConfig, TokenCache,
+};
+use crate::delivery::{
+    Delivery, DeliveryOptions, DiskBuffer, DiskBufferOptions, HttpLogSink, LogSink, NullSink,
+    WriteCredentials,
+};
+use crate::input::{CheckpointStore, FileTailer, TailerOptions};
+use crate::metrics::AgentMetrics;
+use crate::process::{tags_for, Multiline, ProcessOutcome, TagContext};
+use crate::source::{FileKey, SourceRecord};
+use credentials::TokenCredentials;
+use pipelines::ActivePipelines;
+
+/// How often `<data_dir>/metrics.json` is rewritten when there is no heartbeat (no control).
+const METRICS_INTERVAL_WITHOUT_CONTROL: Duration = Duration::from_secs(1);
+
+/// How this agent process runs, beyond its settings file.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Collection configs given locally as (name, LoongCollector JSON), run besides those the
+    /// server applies; their writes use the agent's own AccessKey.
+    pub local_pipelines: Vec<(String, Vec<u8>)>,
+    /// Heartbeat to the server for identity, configs and tokens.
+    pub control: bool,
+    /// Send nothing: acknowledge every batch locally (benchmarks).
+    pub null_sink: bool,
+    /// How often files are read.
+    pub poll_interval: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            local_pipelines: Vec::new(),
+            control: true,
+            null_sink: false,
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why the agent stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Settings, identity files or the config store.
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+    /// The checkpoint table.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::input::CheckpointError),
+    /// The file inputs.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// The disk buffer.
+    #[error(transparent)]
+    Buffer(#[from] crate::delivery::BufferError),
+    /// Delivery.
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
+    /// The data directory.
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the agent until `shutdown` completes.
+pub async fn run(
+    settings: AgentSettings,
+    options: RuntimeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RuntimeError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| RuntimeError::DataDir {
+        path: settings.data_dir.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(AgentMetrics::new());
+    let checkpoints = Arc::new(CheckpointStore::open(
+        settings.data_dir.join("checkpoints"),
+    )?);
+    let buffer = DiskBuffer::open(
+        settings.data_dir.join("buffer"),
+        DiskBufferOptions {
+            max_bytes: settings.buffer_max_bytes,
+            max_age: settings.buffer_max_age,
+            ..DiskBufferOptions::default()
+        },
+    )?;
+    let tokens = Arc::new(TokenCache::new());
+    let sink: Arc<dyn LogSink> = if options.null_sink {
+        Arc::new(NullSink::new())
+    } else {
+        let fallback = (!options.local_pipelines.is_empty()).then(|| WriteCredentials {
+            access_key_id: settings.access_key_id.clone(),
+            access_key_secret: settings.access_key_secret.clone(),
+            security_token: None,
+        });
+        Arc::new(HttpLogSink::new(
+            settings.endpoint.clone(),
+            Arc::new(TokenCredentials {
+                tokens: tokens.clone(),
+                fallback,
+            }),
+        ))
+    };
+    let mut control = ControlClient::new(&settings, reqwest::Client::new());
+    let mut identity_reader = IdentityReader::new();
+    let mut identity = identity_reader.read(&settings.config_dir, &settings)?;
+    let delivery = Delivery::new(
+        sink,
+        checkpoints.clone(),
+        buffer,
+        metrics.clone(),
+        DeliveryOptions {
+            host_id: control.host_id().to_owned(),
+            source: identity.ip.clone(),
+            ..DeliveryOptions::default()
+        },
+    );
+    let mut store = ConfigStore::open(&settings.data_dir)?;
+    let local: Vec<StoredConfig> = options
+        .local_pipelines
+        .iter()
+        .map(|(name, detail)| StoredConfig {
+            name: name.clone(),
+            version: 1,
+            detail: detail.clone(),
+            extra: Default::default(),
+        })
+        .collect();
+    let configs = |store: &ConfigStore| -> Vec<StoredConfig> {
+        local.iter().cloned().chain(store.load_all()).collect()
+    };
+    let mut active = ActivePipelines::build(&configs(&store));
+    let tailer = Arc::new(Mutex::new(FileTailer::new(
+        active.specs.clone(),
+        checkpoints,
+        TailerOptions {
+            poll_interval: options.poll_interval,
+            metrics: metrics.clone(),
+            ..TailerOptions::default()
+        },
+    )?));
+    let mut multilines: HashMap<FileKey, Multiline> = HashMap::new();
+    let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
+    // Without control there is no heartbeat tick to write the metrics snapshot on: write it
+    // on its own clock instead, so operators (and tests) see drops while the agent runs.
+    let mut metrics_tick = tokio::time::interval(METRICS_INTERVAL_WITHOUT_CONTROL);
+    metrics_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poll = tokio::time::interval(options.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut memberships_seen = String::new();
+    tokio::pin!(shutdown);
+    tracing::info!(
+        configs = active.held.len(),
+        control = options.control,
+        "agent started"
+    );
+
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = heartbeat.tick(), if options.control => {
+                identity = identity_reader.read(&settings.config_dir, &settings).unwrap_or(identity);
+                match control.heartbeat(&identity, &active.held).await {
+                    Ok(update) => {
+                        tokens.apply(&update);
+                        let summary = format!("{:?}", update.memberships);
+                        if summary != memberships_seen {
+                            for membership in &update.memberships {
+                                if membership.ok {
+                                    tracing::info!(account = %membership.account, project = %membership.project, group = %membership.group, "in machine group");
+                                } else {
+                                    tracing::warn!(account = %membership.account, project = %membership.project, group = %membership.group, reason = %membership.reason, "not admitted to machine group");
+                                }
+                            }
+                            memberships_seen = summary;
+                        }
+                        if !store.apply(&update).is_empty() {
+                            active = ActivePipelines::build(&configs(&store));
+                            lock(&tailer).set_specs(active.specs.clone())?;
+                            multilines.clear();
+                            tracing::info!(configs = active.held.len(), "collection configs changed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "heartbeat failed, will retry"),
+                }
+                write_metrics(&settings, &metrics);
+            }
+            _ = metrics_tick.tick(), if !options.control => {
+                write_metrics(&settings, &metrics);
+            }
+            _ = poll.tick() => {
+                let reader = tailer.clone();
+                let records = tokio::task::spawn_blocking(move || lock(&reader).poll())
+                    .await
+                    .map_err(|e| crate::delivery::DeliveryError::Task(e.to_string()))??;
+                let context = TagContext {
+                    hostname: identity.hostname.clone(),
+                    user_defined_ids: identity.user_defined_ids.clone(),
+                };
+                submit(&delivery, &active, &mut multilines, records, &context).await?;
+            }
+        }
+    }
+    tracing::info!("agent stopping, flushing delivery");
+    delivery.shutdown().await?;
+    write_metrics(&settings, &metrics);
+    tracing::info!("agent stopped");
+    Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Joins multiline records, processes them and submits them per file, in file order.
+async fn submit(
+    delivery: &Delivery,
+    active: &ActivePipelines,
+    multilines: &mut HashMap<FileKey, Multiline>,
+    records: Vec<SourceRecord>,
+    context: &TagContext,
+) -> Result<(), RuntimeError> {
+    let now = Instant::now();
+    let mut per_file: Vec<(FileKey, Vec<SourceRecord>)> = Vec::new();
+    for record in records {
+        let Some(binding) = active.bindings.get(&record.file.config) else {
+            continue;
+        };
+        let completed = match &binding.multiline {
+            None => vec![record],
+            Some(config) => {
+                let key = record.file.clone();
+                let multiline = match multilines.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(entry) => {
+                        match Multiline::new(config) {
+                            Ok(multiline) => entry.insert(multiline),
+                            Err(error) => {
+                                tracing::error!(%error, config = %binding.pipeline.name, "multiline rules invalid");
+                                continue;
+                            }
+                        }
+                    }
+                };
+                multiline.push_at(record, now).records
+            }
+        };
+        for record in completed {
+            match per_file.last_mut() {
+                Some((key, group)) if *key == record.file => group.push(record),
+                _ => per_file.push((record.file.clone(), vec![record])),
+            }
+        }
+    }
+    for multiline in multilines.values_mut() {
+        for record in multiline.flush_if_idle(now).records {
+            per_file.push((record.file.clone(), vec![record]));
+        }
+    }
+    for (key, group) in per_file {
+        let Some(binding) = active.bindings.get(&key.config) else {
+            continue;
+        };
+        let Some(first) = group.first() else {
+            continue;
+        };
+        let tags = tags_for(first, context);
+        let processed: Vec<_> = group
+            .into_iter()
+            .map(
+                |record| match binding.pipeline.pipeline.process(&record, context) {
+                    ProcessOutcome::Keep(entry) => (record, Some(entry)),
+                    ProcessOutcome::Drop(reason) => {
+                        tracing::trace!(reason = reason.as_str(), "record dropped by processors");
+                        (record, None)
+                    }
+                },
+            )
+            .collect();
+        delivery
+            .submit(
+                binding.pipeline.target.clone(),
+                processed,
+                tags,
+                Bytes::new(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes the metrics snapshot to `<data_dir>/metrics.json` (atomically), for operators and
+/// tests; errors are logged, never fatal.
+fn write_metrics(settings: &AgentSettings, metrics: &AgentMetrics) {
+    let path = settings.data_dir.join("metrics.json");
+    let temporary = settings.data_dir.join("metrics.json.tmp");
+    let result = serde_json::to_vec_pretty(&metrics.snapshot())
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&temporary, bytes))
+        .and_then(|()| std::fs::rename(&temporary, &path));
+    if let Err(error) = result {
+        tracing::warn!(%error, path = %path.display(), "cannot write the metrics snapshot");
+    }
+}
+
+/// Reads identity without settings side effects; kept for callers that only need it once.
+pub fn read_identity(settings: &AgentSettings) -> Result<HostIdentity, RuntimeError> {
+    Ok(HostIdentity::read(&settings.config_dir, settings)?)
+}
