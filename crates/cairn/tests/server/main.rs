@@ -6,6 +6,7 @@ mod api;
 mod directory;
 mod durability;
 mod fleet;
+mod fleet_agent;
 mod harness;
 mod isolation;
 mod jobs;
