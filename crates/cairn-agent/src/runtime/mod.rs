@@ -340,3 +340,45 @@ fn write_metrics(settings: &AgentSettings, metrics: &AgentMetrics) {
 pub fn read_identity(settings: &AgentSettings) -> Result<HostIdentity, RuntimeError> {
     Ok(HostIdentity::read(&settings.config_dir, settings)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without control there is no heartbeat: the metrics snapshot must still be written
+    /// while the agent runs, not only at shutdown.
+    #[tokio::test]
+    async fn without_control_the_metrics_snapshot_is_written_while_running() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let logs = temp.path().join("logs");
+        std::fs::create_dir_all(&logs).expect("mkdir");
+        let mut settings = AgentSettings::new("http://127.0.0.1:9", "test-id", "test-secret");
+        settings.data_dir = temp.path().join("data");
+        settings.config_dir = temp.path().join("etc");
+        let pipeline = serde_json::json!({
+            "inputs": [{"Type": "input_file", "FilePaths": [format!("{}/*.log", logs.display())]}],
+            "flushers": [{"Type": "flusher_sls", "Project": "p-test", "Logstore": "l"}],
+        });
+        let options = RuntimeOptions {
+            local_pipelines: vec![("local".to_owned(), pipeline.to_string().into_bytes())],
+            control: false,
+            null_sink: true,
+            poll_interval: Duration::from_millis(20),
+        };
+        let path = settings.data_dir.join("metrics.json");
+        let seen_while_running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = seen_while_running.clone();
+        let shutdown = async move {
+            let deadline = Instant::now() + METRICS_INTERVAL_WITHOUT_CONTROL * 5;
+            while Instant::now() < deadline {
+                if path.exists() {
+                    seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        run(settings, options, shutdown).await.expect("agent run");
+        assert!(seen_while_running.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}

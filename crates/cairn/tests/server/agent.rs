@@ -12,9 +12,13 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::harness::{now_seconds, Call, Client, TestServer};
 
@@ -114,6 +118,23 @@ impl AgentProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// (offset, pending sequence id) of every checkpoint holding a batch in flight.
+    pub fn pending_batches(&self) -> Vec<(u64, u64)> {
+        let path = self.data_dir.join("checkpoints").join("checkpoints.json");
+        let table: Value = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let entries = table["checkpoints"].as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter_map(|cp| {
+                let sequence = cp["pending"]["sequence"].as_u64()?;
+                Some((cp["offset"].as_u64().unwrap_or_default(), sequence))
+            })
+            .collect()
     }
 
     /// The exit status, if the agent is not running any more.
@@ -228,6 +249,117 @@ fn spawn_writer(path: PathBuf, ids: Vec<String>, over: Duration) -> std::thread:
     std::thread::spawn(move || AppendFile::open(&path).write_over(&ids, over))
 }
 
+/// What the [`Proxy`] does with the bytes it relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Relay {
+    /// Both directions flow.
+    Pass = 0,
+    /// Requests are withheld: the server never gets them (nothing is committed).
+    HoldRequests = 1,
+    /// Responses are withheld: the server committed, the agent does not know.
+    HoldResponses = 2,
+}
+
+/// A TCP proxy between the agent and the server that can withhold one direction, to stop the
+/// exactly-once protocol at a precise point. Withheld connections are cut (both ways) when
+/// the relay mode changes again.
+struct Proxy {
+    port: u16,
+    mode: Arc<AtomicU8>,
+    held: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Listens on a free port and relays to 127.0.0.1:`target_port` (connections made while
+    /// nothing listens there are closed at once).
+    async fn start(target_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let mode = Arc::new(AtomicU8::new(Relay::Pass as u8));
+        let held = Arc::new(AtomicU64::new(0));
+        let (task_mode, task_held) = (mode.clone(), held.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                else {
+                    continue; // The server is down: the agent sees the connection close.
+                };
+                let (agent_read, agent_write) = inbound.into_split();
+                let (server_read, server_write) = outbound.into_split();
+                let (mode, held) = (task_mode.clone(), task_held.clone());
+                tokio::spawn(relay(
+                    agent_read,
+                    server_write,
+                    mode,
+                    Relay::HoldRequests,
+                    held,
+                ));
+                let (mode, held) = (task_mode.clone(), task_held.clone());
+                tokio::spawn(relay(
+                    server_read,
+                    agent_write,
+                    mode,
+                    Relay::HoldResponses,
+                    held,
+                ));
+            }
+        });
+        Self {
+            port,
+            mode,
+            held,
+            task,
+        }
+    }
+
+    fn set(&self, relay: Relay) {
+        self.mode.store(relay as u8, Ordering::SeqCst);
+    }
+
+    /// How many times bytes were withheld so far.
+    fn held(&self) -> u64 {
+        self.held.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`; bytes read while the mode is `hold` are withheld, and once the mode
+/// changes the connection is cut.
+async fn relay(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mode: Arc<AtomicU8>,
+    hold: Relay,
+    held: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if mode.load(Ordering::SeqCst) == hold as u8 {
+            held.fetch_add(1, Ordering::SeqCst);
+            while mode.load(Ordering::SeqCst) == hold as u8 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// One scenario's world: a server with a logstore, a logs directory, and an agent tailing it.
 struct Scenario {
     _temp: tempfile::TempDir,
@@ -237,12 +369,21 @@ struct Scenario {
     server: Option<TestServer>,
     client: Client,
     agent: AgentProcess,
+    /// Between the agent and the server, when the scenario asked for it.
+    proxy: Option<Proxy>,
 }
 
 impl Scenario {
     /// `file_paths` are globs under the logs directory; `extra_settings` is appended to
     /// agent.toml.
     async fn start(file_paths: &[&str], extra_settings: &str) -> Self {
+        Self::start_with(file_paths, extra_settings, false).await
+    }
+
+    /// Like [`Scenario::start`], the agent talking to the server through a [`Proxy`] when
+    /// `proxied` (the test must run on a multi-threaded runtime: the proxy relays while the
+    /// test blocks).
+    async fn start_with(file_paths: &[&str], extra_settings: &str, proxied: bool) -> Self {
         let temp = tempfile::tempdir().expect("tempdir");
         let server_data = temp.path().join("server");
         let server = TestServer::start_in(&server_data).await;
@@ -253,12 +394,20 @@ impl Scenario {
         let agent_dir = temp.path().join("agent");
         std::fs::create_dir_all(&logs).expect("mkdir logs");
         std::fs::create_dir_all(agent_dir.join("etc")).expect("mkdir agent");
+        let proxy = match proxied {
+            true => Some(Proxy::start(server.port).await),
+            false => None,
+        };
+        let endpoint = match &proxy {
+            Some(proxy) => format!("http://127.0.0.1:{}", proxy.port),
+            None => server.endpoint(),
+        };
         let credentials = &server.credentials;
         let settings = format!(
             "endpoint = \"{}\"\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\n\
              config_dir = \"{}\"\ndata_dir = \"{}\"\nhostname = \"e2e-host\"\nip = \"127.0.0.1\"\n\
              {extra_settings}",
-            server.endpoint(),
+            endpoint,
             credentials.access_key_id,
             credentials.access_key_secret,
             agent_dir.join("etc").display(),
@@ -283,6 +432,7 @@ impl Scenario {
             server: Some(server),
             client,
             agent,
+            proxy,
         }
     }
 
@@ -307,6 +457,26 @@ impl Scenario {
              --- server log (tail) ---\n{server_log}",
             self.agent.log_tail(80)
         );
+    }
+
+    fn proxy(&self) -> &Proxy {
+        self.proxy.as_ref().expect("the scenario has no proxy")
+    }
+
+    /// Withholds `relay`'s direction until bytes are withheld (a PutLogs request, or its
+    /// response after the server committed it); relaying resumes with [`Relay::Pass`].
+    async fn hold_next(&mut self, relay: Relay, what: &str) {
+        let before = self.proxy().held();
+        self.proxy().set(relay);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.proxy().held() == before {
+            self.check_agent_alive();
+            if Instant::now() > deadline {
+                self.proxy().set(Relay::Pass);
+                self.fail(&format!("{what}: no PutLogs to withhold within 10 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn check_agent_alive(&mut self) {
@@ -377,8 +547,9 @@ impl Scenario {
         ids
     }
 
-    /// Waits until the logstore holds `expected` records plus what the agent counted as
-    /// dropped for `reason` equals `total`.
+    /// Waits until the records in the logstore plus those the agent counts as dropped for
+    /// `reason` reach `total` (the lines written); returns early on more (duplicates), which
+    /// [`Scenario::finish`] then names.
     async fn wait_accounted(
         &mut self,
         total: u64,
@@ -536,63 +707,80 @@ impl Scenario {
     }
 }
 
-/// `kill -9` of the agent while an application appends: each kill comes right after a batch
-/// landed on the server (the window between the server's commit and the agent's checkpoint),
-/// then once blindly; every line arrives once.
-#[tokio::test]
+/// `kill -9` of the agent while three files are appended to, at the two points that matter
+/// to exactly-once: batches persisted as pending whose requests the server never got, and
+/// batches the server committed whose responses the agent never got (a proxy withholds each).
+/// The restarted agent re-sends each pending batch with its sequence id: the first kind lands,
+/// the second is refused as already committed. Then the same with a burst large enough to be
+/// cut into several batches. Every line arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_kill_9_while_writing_loses_and_duplicates_nothing() {
-    let mut s = Scenario::start(&["*.log"], "").await;
-    let written = ids("k", 0..3000);
-    let writer = spawn_writer(
-        s.log("app.log"),
-        written.clone(),
-        Duration::from_millis(5000),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (mut kills, mut last) = (0, 0);
-    while kills < 4 && !writer.is_finished() && Instant::now() < deadline {
-        s.check_agent_alive();
-        let count = s.count().await;
-        if count != last {
-            s.agent.kill_hard();
-            s.agent.restart();
-            (kills, last) = (kills + 1, count);
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut s = Scenario::start_with(&["*.log"], "", true).await;
+    let mut written = Vec::new();
+    let mut writers = Vec::new();
+    for file in 0..3 {
+        let lines = ids(&format!("k{file}"), 0..1000);
+        written.extend(lines.iter().cloned());
+        let path = s.log(&format!("app{file}.log"));
+        writers.push(spawn_writer(path, lines, Duration::from_millis(6000)));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let holds = [
+        Relay::HoldResponses,
+        Relay::HoldRequests,
+        Relay::HoldResponses,
+        Relay::HoldRequests,
+    ];
+    for (round, hold) in holds.into_iter().enumerate() {
+        s.hold_next(hold, &format!("kill {round} ({hold:?})")).await;
+        if s.agent.pending_batches().is_empty() {
+            s.fail(&format!(
+                "kill {round} ({hold:?}): no pending batch in the checkpoints"
+            ));
+        }
+        s.agent.kill_hard();
+        s.proxy().set(Relay::Pass);
+        s.agent.restart();
+    }
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    // A burst the agent cuts into several batches (by size): kill after the first commits.
+    let burst = ids("kb", 0..8000);
+    AppendFile::open(&s.log("app0.log")).write(&burst);
+    written.extend(burst);
+    s.hold_next(Relay::HoldResponses, "kill in a burst").await;
     s.agent.kill_hard();
+    s.proxy().set(Relay::Pass);
     s.agent.restart();
-    writer.join().expect("writer");
-    s.wait_count(3000, Duration::from_secs(20), "after kill -9 of the agent")
+    let total = written.len() as u64;
+    s.wait_count(total, Duration::from_secs(20), "after kill -9 of the agent")
         .await;
-    eprintln!(
-        "{kills} kills right after a commit; resends refused as InvalidSequenceId: {}",
-        s.server_log_mentions("InvalidSequenceId")
-    );
+    let refused = s.server_log_mentions("InvalidSequenceId");
+    eprintln!("resends refused as InvalidSequenceId: {refused}");
+    if refused < 3 {
+        s.fail(&format!(
+            "expected the batches committed before 3 kills to be re-sent and refused as \
+             InvalidSequenceId, the server refused {refused}"
+        ));
+    }
     s.finish(&written, &[], None).await;
 }
 
-/// `kill -9` of the server while the agent ships, right after a batch landed; it comes back on
-/// the same port and data. Then a second outage during which the agent, holding buffered
-/// batches, is killed -9 too.
-#[tokio::test]
+/// `kill -9` of the server right after it committed a batch whose response the agent never
+/// got (a proxy withholds it); the server comes back on the same port and data. Then a second
+/// outage during which the agent, holding buffered batches, is killed -9 too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_kill_9_while_writing_loses_and_duplicates_nothing() {
-    let mut s = Scenario::start(&["*.log"], "").await;
+    let mut s = Scenario::start_with(&["*.log"], "", true).await;
     let written = ids("s", 0..3000);
     let writer = spawn_writer(
         s.log("app.log"),
         written.clone(),
         Duration::from_millis(4000),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.count().await == 0 {
-        if Instant::now() > deadline {
-            s.fail("nothing shipped before the first server kill");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    s.hold_next(Relay::HoldResponses, "first server kill").await;
     s.kill_server();
+    s.proxy().set(Relay::Pass);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     s.restart_server().await;
 
@@ -609,18 +797,26 @@ async fn server_kill_9_while_writing_loses_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     s.restart_server().await;
     writer.join().expect("writer");
-    s.wait_count(3000, Duration::from_secs(20), "after kill -9 of the server")
+    s.wait_count(3000, Duration::from_secs(25), "after kill -9 of the server")
         .await;
+    let refused = s.server_log_mentions("InvalidSequenceId");
+    eprintln!("resends refused as InvalidSequenceId: {refused}");
+    if refused < 1 {
+        s.fail("the batch committed before the server kill was not re-sent and refused");
+    }
     s.finish(&written, &[], None).await;
 }
 
 /// Rename rotation mid-stream (app.log -> app.log.1, the application still writing to the
-/// renamed file a moment, then to a new app.log); only app.log is matched.
-#[tokio::test]
+/// renamed file a moment, then to a new app.log); only app.log is matched. Then the same
+/// rotation while the agent is down after a `kill -9` that interrupted a batch the server had
+/// committed: the restarted agent finds the renamed file by inode, re-sends that batch (refused
+/// as already committed) and reads the file to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rename_rotation_mid_stream_reads_both_files_once() {
-    let mut s = Scenario::start(&["app.log"], "").await;
+    let mut s = Scenario::start_with(&["app.log"], "", true).await;
     let (path, rotated) = (s.log("app.log"), s.log("app.log.1"));
-    let written = ids("r", 0..3000);
+    let written = ids("r", 0..4000);
     let to_write = written.clone();
     let writer = std::thread::spawn(move || {
         let mut old = AppendFile::open(&path);
@@ -629,11 +825,34 @@ async fn rename_rotation_mid_stream_reads_both_files_once() {
         // The application has not reopened yet: these land in the renamed file.
         old.write_over(&to_write[1500..1800], Duration::from_millis(300));
         drop(old);
-        AppendFile::open(&path).write_over(&to_write[1800..], Duration::from_millis(1000));
+        AppendFile::open(&path).write_over(&to_write[1800..3000], Duration::from_millis(1000));
     });
     writer.join().expect("writer");
     s.wait_count(3000, Duration::from_secs(20), "after rename rotation")
         .await;
+
+    // The same rotation while the agent is down.
+    let writer = spawn_writer(
+        s.log("app.log"),
+        written[3000..3600].to_vec(),
+        Duration::from_millis(1500),
+    );
+    s.hold_next(Relay::HoldResponses, "kill before the rotation")
+        .await;
+    s.agent.kill_hard();
+    s.proxy().set(Relay::Pass);
+    writer.join().expect("writer");
+    let mut old = AppendFile::open(&s.log("app.log"));
+    std::fs::rename(s.log("app.log"), s.log("app.log.1")).expect("rotate");
+    old.write(&written[3600..3800]);
+    AppendFile::open(&s.log("app.log")).write(&written[3800..]);
+    s.agent.restart();
+    s.wait_count(4000, Duration::from_secs(20), "after rotation while down")
+        .await;
+    let refused = s.server_log_mentions("InvalidSequenceId");
+    if refused < 1 {
+        s.fail("the batch committed before the kill was not re-sent and refused");
+    }
     s.finish(&written, &[], None).await;
 }
 
@@ -737,8 +956,12 @@ async fn truncation_and_inode_reuse_read_every_line_once() {
     let reused = recreate_reusing_inode(&path, &written[2000..]);
     eprintln!("inode reused by the re-created file: {reused}");
     s.agent.restart();
-    s.wait_count(2500, Duration::from_secs(15), "after inode reuse while down")
-        .await;
+    s.wait_count(
+        2500,
+        Duration::from_secs(15),
+        "after inode reuse while down",
+    )
+    .await;
     s.finish(&written, &[], None).await;
 }
 
