@@ -51,32 +51,52 @@ async fn job_status(client: &Client, project: &str, name: &str) -> Value {
     reply.json()["status"].clone()
 }
 
-/// Waits until the sink holds `expected` records, returning the id counts.
+/// How many records the sink holds, by GetHistograms (one request, no paging).
+async fn sink_count(client: &Client) -> u64 {
+    let now = now_seconds();
+    let reply = client
+        .send(
+            Call::new("GET", Some("sink-b"), "/logstores/copied")
+                .query("type", "histogram")
+                .query("from", now - 3600)
+                .query("to", now + 60),
+        )
+        .await;
+    reply.assert_ok();
+    reply.header("x-log-count").unwrap().parse().unwrap()
+}
+
+/// Waits until the sink holds `expected` records, then returns the id counts. Paging starts
+/// only once the count is reached and is retried until it sees exactly the counted rows:
+/// paging while the job still writes would shift rows between pages and show one twice.
 async fn wait_for_sink(client: &Client, expected: usize) -> BTreeMap<String, usize> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let now = now_seconds();
-        let mut counts = BTreeMap::new();
-        for page in 0.. {
-            let reply = client
-                .send(Call::new("POST", Some("sink-b"), "/logstores/copied/logs").json(json!({
-                    "from": now - 3600, "to": now + 60, "query": "*", "line": 100, "offset": page * 100,
-                })))
-                .await;
-            reply.assert_ok();
-            let rows = reply.json()["data"].as_array().cloned().unwrap();
-            if rows.is_empty() {
-                break;
-            }
-            for row in rows {
-                *counts
-                    .entry(row["id"].as_str().unwrap().to_owned())
-                    .or_insert(0) += 1;
-            }
-        }
-        let total: usize = counts.values().sum();
+        let total = sink_count(client).await as usize;
         if total >= expected || Instant::now() > deadline {
-            return counts;
+            let now = now_seconds();
+            let mut counts = BTreeMap::new();
+            for page in 0.. {
+                let reply = client
+                    .send(Call::new("POST", Some("sink-b"), "/logstores/copied/logs").json(json!({
+                        "from": now - 3600, "to": now + 60, "query": "*", "line": 100, "offset": page * 100,
+                    })))
+                    .await;
+                reply.assert_ok();
+                let rows = reply.json()["data"].as_array().cloned().unwrap();
+                if rows.is_empty() {
+                    break;
+                }
+                for row in rows {
+                    *counts
+                        .entry(row["id"].as_str().unwrap().to_owned())
+                        .or_insert(0) += 1;
+                }
+            }
+            let paged: usize = counts.values().sum();
+            if paged == sink_count(client).await as usize || Instant::now() > deadline {
+                return counts;
+            }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
