@@ -109,6 +109,12 @@ pub struct AgentMetrics {
     pub buffer_batches: AtomicU64,
     /// Bytes currently in the disk buffer.
     pub buffer_bytes: AtomicU64,
+    /// Records a config's filter processors left out (by the config's intent, still counted).
+    pub records_filtered: AtomicU64,
+    /// Records a parse processor could not parse and the config said not to keep.
+    pub records_unparsable: AtomicU64,
+    /// Records whose parsed time is outside what a log time can hold.
+    pub records_invalid_time: AtomicU64,
     drops: [DropCounters; DropReason::ALL.len()],
 }
 
@@ -168,6 +174,9 @@ impl AgentMetrics {
             batches_buffered: load(&self.batches_buffered),
             buffer_batches: load(&self.buffer_batches),
             buffer_bytes: load(&self.buffer_bytes),
+            records_filtered: load(&self.records_filtered),
+            records_unparsable: load(&self.records_unparsable),
+            records_invalid_time: load(&self.records_invalid_time),
             dropped: DropReason::ALL
                 .iter()
                 .map(|reason| (reason.as_str(), self.dropped(*reason)))
@@ -203,6 +212,12 @@ pub struct MetricsSnapshot {
     pub buffer_batches: u64,
     /// See [`AgentMetrics::buffer_bytes`].
     pub buffer_bytes: u64,
+    /// See [`AgentMetrics::records_filtered`].
+    pub records_filtered: u64,
+    /// See [`AgentMetrics::records_unparsable`].
+    pub records_unparsable: u64,
+    /// See [`AgentMetrics::records_invalid_time`].
+    pub records_invalid_time: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, DropCounts)>,
 }

@@ -153,13 +153,15 @@ impl Reader {
             self.split(limits.max_line_bytes, out);
         }
         let idle = self.last_change.elapsed();
-        if !self.partial.is_empty() && idle >= limits.partial_line_timeout {
+        let at_eof = self.read_offset >= size;
+        // A held partial line is a final line without '\n' only when nothing follows it: the
+        // reader must be at the end of the file. Mid-backlog (a file read in slices of
+        // `max_bytes` that has not grown for a while) it is just the cut of this slice, and
+        // flushing it would split a line in two.
+        if at_eof && !self.partial.is_empty() && idle >= limits.partial_line_timeout {
             self.flush_partial(out);
         }
-        Ok(ReadOutcome::Read {
-            idle,
-            at_eof: self.read_offset >= size,
-        })
+        Ok(ReadOutcome::Read { idle, at_eof })
     }
 
     /// Emits the held partial line (if any) as a record, as it is.
@@ -183,7 +185,7 @@ impl Reader {
                 break;
             }
             let window = &rest[..rest.len().min(max_line)];
-            let mut cut = match window.iter().position(|&c| c == b'\n') {
+            let mut cut = match memchr::memchr(b'\n', window) {
                 Some(newline) => Some(newline + 1),
                 None if rest.len() >= max_line => Some(max_line),
                 None => None,
@@ -284,6 +286,33 @@ mod tests {
         reader.read(limits(1024), &mut out).expect("read");
         assert_eq!(texts(&out), ["one", "two", "three"]);
         assert_eq!(reader.emitted_offset(), 15);
+    }
+
+    #[test]
+    fn a_backlog_read_in_slices_is_never_cut_mid_line_by_the_partial_timeout() {
+        let content: Vec<u8> = (0..200)
+            .flat_map(|n| format!("line number {n:04} with some payload\n").into_bytes())
+            .collect();
+        let (_named, mut reader) = reader_over(&content, 0, None);
+        let sliced = ReadLimits {
+            chunk_bytes: 64,
+            max_bytes: 100, // a slice ends mid-line almost every time
+            max_line_bytes: 1024,
+            partial_line_timeout: Duration::ZERO, // the file is "idle" from the start
+        };
+        let mut out = Vec::new();
+        while reader.read_offset() < content.len() as u64 {
+            reader.read(sliced, &mut out).expect("read");
+        }
+        assert_eq!(
+            out.len(),
+            200,
+            "lines were split: {:?}",
+            texts(&out[..5.min(out.len())])
+        );
+        assert!(texts(&out)
+            .iter()
+            .all(|t| t.starts_with("line number ") && t.ends_with("payload")));
     }
 
     #[test]

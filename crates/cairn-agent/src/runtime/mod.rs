@@ -34,7 +34,9 @@ use crate::delivery::{
 };
 use crate::input::{CheckpointStore, FileTailer, TailerOptions};
 use crate::metrics::AgentMetrics;
-use crate::process::{tags_for, Multiline, ProcessOutcome, TagContext};
+use crate::process::{
+    tags_for, DropReason as ProcessDropReason, Multiline, ProcessOutcome, TagContext,
+};
 use crate::source::{FileKey, SourceRecord};
 use credentials::TokenCredentials;
 use pipelines::ActivePipelines;
@@ -230,7 +232,7 @@ pub async fn run(
                     hostname: identity.hostname.clone(),
                     user_defined_ids: identity.user_defined_ids.clone(),
                 };
-                submit(&delivery, &active, &mut multilines, records, &context).await?;
+                submit(&delivery, &metrics, &active, &mut multilines, records, &context).await?;
             }
         }
     }
@@ -248,6 +250,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Joins multiline records, processes them and submits them per file, in file order.
 async fn submit(
     delivery: &Delivery,
+    metrics: &AgentMetrics,
     active: &ActivePipelines,
     multilines: &mut HashMap<FileKey, Multiline>,
     records: Vec<SourceRecord>,
@@ -304,7 +307,19 @@ async fn submit(
                 |record| match binding.pipeline.pipeline.process(&record, context) {
                     ProcessOutcome::Keep(entry) => (record, Some(entry)),
                     ProcessOutcome::Drop(reason) => {
-                        tracing::trace!(reason = reason.as_str(), "record dropped by processors");
+                        let counter = match reason {
+                            ProcessDropReason::Filtered => &metrics.records_filtered,
+                            ProcessDropReason::ParseFailed => &metrics.records_unparsable,
+                            ProcessDropReason::InvalidTime => &metrics.records_invalid_time,
+                        };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(
+                            reason = reason.as_str(),
+                            config = %binding.pipeline.name,
+                            path = %record.path.display(),
+                            offset = record.start_offset,
+                            "record dropped by the config's processors"
+                        );
                         (record, None)
                     }
                 },
