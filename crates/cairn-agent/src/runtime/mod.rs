@@ -25,9 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::control::identity::IdentityReader;
-use crate::control::{
-    AgentSettings, ConfigStore, ControlClient, HostIdentity, StoredConfig, TokenCache,
-};
+use crate::control::{AgentSettings, ConfigStore, ControlClient, StoredConfig, TokenCache};
 use crate::delivery::{
     Delivery, DeliveryOptions, DiskBuffer, DiskBufferOptions, HttpLogSink, LogSink, NullSink,
     WriteCredentials,
@@ -349,11 +347,6 @@ fn write_metrics(settings: &AgentSettings, metrics: &AgentMetrics) {
     if let Err(error) = result {
         tracing::warn!(%error, path = %path.display(), "cannot write the metrics snapshot");
     }
-}
-
-/// Reads identity without settings side effects; kept for callers that only need it once.
-pub fn read_identity(settings: &AgentSettings) -> Result<HostIdentity, RuntimeError> {
-    Ok(HostIdentity::read(&settings.config_dir, settings)?)
 }
 
 #[cfg(test)]

@@ -198,6 +198,7 @@ async fn matching_records(
     }
     let index = index_config(context, project, logstore).await?;
     let matcher = SearchMatcher::new(&query.search, index.as_ref())?;
+    let match_all = matcher.matches_all();
     let topic = parameters.topic.as_deref().map(str::as_bytes);
     Ok(context
         .state
@@ -205,7 +206,7 @@ async fn matching_records(
         .scan(logstore.id, parameters.from, parameters.to)
         .into_iter()
         .filter(|record| topic.is_none_or(|t| record.topic == t))
-        .filter(|record| matcher.matches(record))
+        .filter(|record| match_all || matcher.matches(record))
         .collect())
 }
 

@@ -39,17 +39,40 @@ const AGENT_ENV: [&str; 7] = [
 pub struct AgentProcess {
     child: Option<Child>,
     dir: PathBuf,
+    /// Flags after `agent --config <dir>/agent.toml`.
+    arguments: Vec<String>,
     pub data_dir: PathBuf,
     log_path: PathBuf,
     starts: u32,
 }
 
 impl AgentProcess {
-    /// Starts the agent on the config files already in `dir`.
+    /// Starts the agent on the config files already in `dir`: the local pipeline `p.json`,
+    /// no heartbeats.
     pub fn start(dir: &Path) -> Self {
+        let pipeline = dir.join("p.json").display().to_string();
+        Self::start_with(
+            dir,
+            &[
+                "--pipeline",
+                &pipeline,
+                "--no-control",
+                "--poll-interval-ms",
+                "50",
+            ],
+        )
+    }
+
+    /// Starts a heartbeating agent on `<dir>/agent.toml`: its configs come from the server.
+    pub fn start_controlled(dir: &Path) -> Self {
+        Self::start_with(dir, &["--poll-interval-ms", "50"])
+    }
+
+    fn start_with(dir: &Path, arguments: &[&str]) -> Self {
         let mut agent = Self {
             child: None,
             dir: dir.to_owned(),
+            arguments: arguments.iter().map(|a| (*a).to_owned()).collect(),
             data_dir: dir.join("data"),
             log_path: dir.join("agent.log"),
             starts: 0,
@@ -72,9 +95,7 @@ impl AgentProcess {
             .arg("agent")
             .arg("--config")
             .arg(self.dir.join("agent.toml"))
-            .arg("--pipeline")
-            .arg(self.dir.join("p.json"))
-            .args(["--no-control", "--poll-interval-ms", "50"])
+            .args(&self.arguments)
             .env("CAIRN_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log);

@@ -3,24 +3,20 @@
 //! scoped write token, shows FAIL with the reason when the file goes, stops collecting when
 //! the config is removed, and an agent of an untrusted account never joins.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::agent::AgentProcess;
 use crate::harness::{now_seconds, Call, Client, TestServer};
 
 const PROJECT: &str = "fleet-e2e";
 
-struct ControlledAgent {
-    child: Child,
-    log: PathBuf,
-}
+/// A heartbeating agent with its identity files in `<dir>/etc`, signing with `key`.
+struct ControlledAgent(AgentProcess);
 
 impl ControlledAgent {
-    /// An agent heartbeating every second with `key` as its credential, identity files in
-    /// `<dir>/etc`, data in `<dir>/data`.
     fn start(
         server: &TestServer,
         dir: &Path,
@@ -44,28 +40,11 @@ impl ControlledAgent {
             dir.join("data").display()
         );
         std::fs::write(dir.join("agent.toml"), settings).unwrap();
-        let log = dir.join("agent.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["agent", "--poll-interval-ms", "50", "--config"])
-            .arg(dir.join("agent.toml"))
-            .env("CAIRN_LOG", "info")
-            .env_remove("CAIRN_USER_DEFINED_ID")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn cairn agent");
-        Self { child, log }
+        Self(AgentProcess::start_controlled(dir))
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ControlledAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.log_tail(200)
     }
 }
 
