@@ -66,12 +66,12 @@ pub trait LogAccess: Send + Sync {
 
     /// Up to `max` records of a logstore from `offset` on, with their offsets, and the offset
     /// to read next (see `LogEngine::read_from`).
-    fn read_from(
+    async fn read_from(
         &self,
         logstore: LogstoreId,
         offset: u64,
         max: usize,
-    ) -> (Vec<(u64, Arc<LogRecord>)>, u64);
+    ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), JobError>;
 
     /// The offset the next record of a logstore will get.
     fn next_offset(&self, logstore: LogstoreId) -> u64;
@@ -188,13 +188,18 @@ impl LogAccess for EngineLogAccess {
         }
     }
 
-    fn read_from(
+    async fn read_from(
         &self,
         logstore: LogstoreId,
         offset: u64,
         max: usize,
-    ) -> (Vec<(u64, Arc<LogRecord>)>, u64) {
-        self.engine.read_from(logstore, offset, max)
+    ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), JobError> {
+        self.engine
+            .read_from(logstore, offset, max)
+            .await
+            .map_err(|error| JobError::Unavailable {
+                reason: format!("reading the source failed: {error}"),
+            })
     }
 
     fn next_offset(&self, logstore: LogstoreId) -> u64 {

@@ -198,7 +198,17 @@ impl JobTask {
             };
             match self.progress.source_logstore {
                 None => {
-                    self.position(source).await;
+                    if let Err(error) = self.position(source).await {
+                        tracing::warn!(
+                            job = %self.definition.name,
+                            error = %error,
+                            "job waits for its source to be readable"
+                        );
+                        match self.pause(backoff.step()).await {
+                            Some(exit) => return exit,
+                            None => continue,
+                        }
+                    }
                     if let Err(exit) = self.checkpoint(meter).await {
                         return exit;
                     }
@@ -220,9 +230,24 @@ impl JobTask {
                 }
                 max = max.min(usize::try_from(left).unwrap_or(usize::MAX));
             }
-            let (batch, next) = self
+            let read = self
                 .access
-                .read_from(source, self.progress.checkpoint_offset, max);
+                .read_from(source, self.progress.checkpoint_offset, max)
+                .await;
+            let (batch, next) = match read {
+                Ok(read) => read,
+                Err(error) => {
+                    tracing::warn!(
+                        job = %self.definition.name,
+                        error = %error,
+                        "job waits for its source to be readable"
+                    );
+                    match self.pause(backoff.step()).await {
+                        Some(exit) => return exit,
+                        None => continue,
+                    }
+                }
+            };
             if batch.is_empty() {
                 if self.progress.end_offset.is_some() {
                     // A one-off job below its end finds nothing: the source lost records
@@ -306,9 +331,8 @@ impl JobTask {
 
     /// Fixes where the job starts (and a one-off job's end and total) on first contact with
     /// its source.
-    async fn position(&mut self, source: LogstoreId) {
+    async fn position(&mut self, source: LogstoreId) -> Result<(), JobError> {
         let next = self.access.next_offset(source);
-        self.progress.source_logstore = Some(source.0);
         self.progress.checkpoint_offset = match self.definition.mode {
             JobMode::Continuous {
                 from: StartPosition::End,
@@ -322,7 +346,7 @@ impl JobTask {
                 let want = usize::try_from(next - offset)
                     .unwrap_or(usize::MAX)
                     .min(COUNT_CHUNK);
-                let (records, after) = self.access.read_from(source, offset, want);
+                let (records, after) = self.access.read_from(source, offset, want).await?;
                 if records.is_empty() {
                     break;
                 }
@@ -336,6 +360,8 @@ impl JobTask {
             self.progress.end_offset = Some(next);
             self.progress.records_total = Some(total);
         }
+        // Set last: a read failure above leaves the job unpositioned, to try again.
+        self.progress.source_logstore = Some(source.0);
         tracing::info!(
             job = %self.definition.name,
             source = %source,
@@ -344,6 +370,7 @@ impl JobTask {
             records_total = self.progress.records_total,
             "job positioned on its source"
         );
+        Ok(())
     }
 
     /// Whether the crash failpoint fires after this append.

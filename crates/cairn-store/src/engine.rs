@@ -190,23 +190,42 @@ impl LogEngine {
     }
 
     /// Up to `max_records` records of a logstore starting at `offset`, each with its offset,
-    /// in offset (acknowledgement) order, and the offset to read from next: `offset` plus the
-    /// number of records returned. An offset at or past the end returns no records and
-    /// `offset` unchanged, so a follower polls with the same offset until more arrive. The
-    /// result is a snapshot; records acknowledged later get higher offsets.
-    pub fn read_from(
+    /// in offset (acknowledgement) order, and the offset to read from next: the offset after
+    /// the last record returned. An offset below [`LogEngine::first_offset`] (records removed
+    /// by retention) reads from the first offset still held; an offset at or past the end
+    /// returns no records and `offset` unchanged, so a follower polls with the same offset
+    /// until more arrive. The result is a snapshot; records acknowledged later get higher
+    /// offsets.
+    pub async fn read_from(
         &self,
         logstore: LogstoreId,
         offset: u64,
         max_records: usize,
-    ) -> (Vec<(u64, Arc<LogRecord>)>, u64) {
-        self.memtable.read_from(logstore, offset, max_records)
+    ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), StoreError> {
+        let offset = offset.max(self.first_offset(logstore));
+        Ok(self.memtable.read_from(logstore, offset, max_records))
     }
 
     /// The offset the next acknowledged record of a logstore will get, i.e. the number of
-    /// records it holds (0 for a logstore never written, or dropped).
+    /// records it ever held (0 for a logstore never written, or dropped).
     pub fn next_offset(&self, logstore: LogstoreId) -> u64 {
         self.memtable.next_offset(logstore)
+    }
+
+    /// The lowest offset of a logstore still held: 0 until retention removes old records.
+    pub fn first_offset(&self, _logstore: LogstoreId) -> u64 {
+        0
+    }
+
+    /// The offset of the first record (in offset order) whose time is at or after `time`,
+    /// or [`LogEngine::next_offset`] when there is none: where a reader that wants records
+    /// from `time` on starts.
+    pub async fn offset_at_time(
+        &self,
+        logstore: LogstoreId,
+        time: LogTime,
+    ) -> Result<u64, StoreError> {
+        Ok(self.memtable.offset_at_time(logstore, time))
     }
 
     /// Forgets a logstore's records and producer sequence ids (the logstore was deleted):

@@ -136,6 +136,21 @@ impl Memtable {
         })
     }
 
+    /// The offset of the first record of `logstore` whose time is at or after `time`, or the
+    /// next offset when there is none.
+    pub(crate) fn offset_at_time(&self, logstore: LogstoreId, time: LogTime) -> u64 {
+        let Some(table) = self.logstore(logstore) else {
+            return 0;
+        };
+        let table = table.read().unwrap_or_else(PoisonError::into_inner);
+        let wanted = time.as_nanos();
+        table
+            .records
+            .iter()
+            .position(|record| record.time.as_nanos() >= wanted)
+            .unwrap_or(table.records.len()) as u64
+    }
+
     /// Forgets every record of `logstore`.
     pub(crate) fn remove(&self, logstore: LogstoreId) {
         let removed = {

@@ -25,11 +25,11 @@ async fn a_one_off_copy_moves_exactly_the_records_in_range_once_with_their_conte
     let mut expected = numbered("in", 0..30);
     expected.extend(numbered("b", 0..7));
     expected.extend(numbered("in2", 0..3));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
 
     // Content: time, topic, source, tags and contents are copied as they were.
-    let source = env.read_all(env.ids.source_logstore);
-    let dest = env.read_all(env.ids.dest_logstore);
+    let source = env.read_all(env.ids.source_logstore).await;
+    let dest = env.read_all(env.ids.dest_logstore).await;
     for copied in &dest {
         let original = source
             .iter()
@@ -119,7 +119,7 @@ async fn one_off_progress_counts_up_to_the_total_with_a_sane_eta() {
             && status.eta_seconds.is_some()),
         "{seen:?}"
     );
-    assert_exactly_once(&env.dest_messages(), &{
+    assert_exactly_once(&env.dest_messages().await, &{
         let mut all = Vec::new();
         for chunk in 2..10 {
             all.extend(numbered(&format!("r{chunk}"), 0..30));
@@ -160,7 +160,7 @@ async fn a_continuous_copy_follows_new_records_and_survives_stop_and_resume() {
     env.dest_reaches(7).await;
     let mut expected = numbered("new", 0..3);
     expected.extend(numbered("newer", 0..4));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
 
     let stopped = env
         .scheduler
@@ -171,7 +171,11 @@ async fn a_continuous_copy_follows_new_records_and_survives_stop_and_resume() {
     assert_eq!(stopped.checkpoint_offset, 12);
     env.put("t", &numbered("while-stopped", 0..2), 30).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(env.dest_messages().len(), 7, "a stopped job copies nothing");
+    assert_eq!(
+        env.dest_messages().await.len(),
+        7,
+        "a stopped job copies nothing"
+    );
 
     let resumed = env
         .scheduler
@@ -181,7 +185,7 @@ async fn a_continuous_copy_follows_new_records_and_survives_stop_and_resume() {
     assert_eq!(resumed.state, JobState::Running);
     env.dest_reaches(9).await;
     expected.extend(numbered("while-stopped", 0..2));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
 
     env.scheduler
         .delete(env.ids.owner, &name)
@@ -217,12 +221,15 @@ async fn a_continuous_copy_from_a_time_skips_older_records() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut expected = numbered("after", 0..3);
     expected.extend(numbered("fresh", 0..2));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
 
     let listed = env.scheduler.list(env.ids.owner).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].0.name.as_str(), "from-time");
     assert_eq!(listed[0].1.state, JobState::Running);
-    assert_eq!(messages(&env.read_all(env.ids.dest_logstore)).len(), 5);
+    assert_eq!(
+        messages(&env.read_all(env.ids.dest_logstore).await).len(),
+        5
+    );
     env.scheduler.shutdown().await;
 }

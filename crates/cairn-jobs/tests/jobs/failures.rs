@@ -51,7 +51,7 @@ async fn a_sink_role_without_post_permission_fails_the_job_until_it_is_granted()
     ] {
         assert!(error.contains(needle), "{needle:?} missing from {error:?}");
     }
-    assert!(env.dest_messages().is_empty());
+    assert!(env.dest_messages().await.is_empty());
 
     // The failure is saved, and the fix the message names makes the job work.
     let name = JobName::parse("no-post").expect("name");
@@ -87,7 +87,7 @@ async fn a_sink_role_without_post_permission_fails_the_job_until_it_is_granted()
     let status = env.finished("no-post").await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     assert!(status.error.is_none());
-    assert_exactly_once(&env.dest_messages(), &numbered("x", 0..12));
+    assert_exactly_once(&env.dest_messages().await, &numbered("x", 0..12));
 }
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn a_role_that_does_not_trust_the_owner_fails_the_job() {
     for needle in [reader.as_str(), "trust policy", owner.as_str()] {
         assert!(error.contains(needle), "{needle:?} missing from {error:?}");
     }
-    assert!(env.dest_messages().is_empty());
+    assert!(env.dest_messages().await.is_empty());
 }
 
 #[tokio::test]

@@ -48,13 +48,13 @@ impl LogAccess for Faulty {
             .await
     }
 
-    fn read_from(
+    async fn read_from(
         &self,
         logstore: LogstoreId,
         offset: u64,
         max: usize,
-    ) -> (Vec<(u64, Arc<LogRecord>)>, u64) {
-        self.inner.read_from(logstore, offset, max)
+    ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), JobError> {
+        self.inner.read_from(logstore, offset, max).await
     }
 
     fn next_offset(&self, logstore: LogstoreId) -> u64 {
@@ -123,11 +123,12 @@ async fn lost_acknowledgements_transient_faults_and_oversized_writes_still_copy_
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
     assert_eq!(status.records_read, 60);
     assert_eq!(status.records_written, 60);
     let bytes: u64 = env
         .read_all(env.ids.dest_logstore)
+        .await
         .iter()
         .map(|record| record.raw_size() as u64)
         .sum();

@@ -35,7 +35,7 @@ async fn a_crash_between_append_and_checkpoint_then_restart_copies_every_record_
         .await
         .expect("saved job");
     assert_eq!(saved.progress.state, JobState::Running);
-    let written_before = env.dest_messages().len() as u64;
+    let written_before = env.dest_messages().await.len() as u64;
     assert!(
         saved.progress.records_written < written_before,
         "checkpoint {:?} should lag the {written_before} records written",
@@ -46,12 +46,13 @@ async fn a_crash_between_append_and_checkpoint_then_restart_copies_every_record_
     assert_eq!(env.scheduler.start().await.expect("start"), 1);
     let status = env.finished("crashy").await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
     assert_eq!(status.records_read, 100);
     assert_eq!(status.records_written, 100);
     assert_eq!(status.records_total, Some(100));
     let bytes: u64 = env
         .read_all(env.ids.dest_logstore)
+        .await
         .iter()
         .map(|record| record.raw_size() as u64)
         .sum();
@@ -72,7 +73,11 @@ async fn a_continuous_job_re_reading_a_longer_tail_after_a_crash_writes_nothing_
     env.put("t", &numbered("first", 0..5), 1).await;
     env.scheduler.create(definition).await.expect("create");
     env.task_ended("tail").await;
-    assert_eq!(env.dest_messages().len(), 5, "the short batch was written");
+    assert_eq!(
+        env.dest_messages().await.len(),
+        5,
+        "the short batch was written"
+    );
     let saved = env
         .meta
         .get_job(env.ids.owner, "tail")
@@ -89,7 +94,7 @@ async fn a_continuous_job_re_reading_a_longer_tail_after_a_crash_writes_nothing_
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut expected = numbered("first", 0..5);
     expected.extend(numbered("second", 0..20));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
     env.scheduler.shutdown().await;
 }
 
@@ -111,13 +116,13 @@ async fn a_scheduler_dropped_mid_copy_resumes_after_restart_without_duplicates()
     // shutdown, and everything is opened again from disk.
     let env = env.restart(options()).await;
     assert!(
-        env.dest_messages().len() >= 40,
+        env.dest_messages().await.len() >= 40,
         "acknowledged writes survive the restart"
     );
     env.scheduler.start().await.expect("start");
     let status = env.finished("dropped").await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
     assert_eq!(status.records_written, 300);
 }
 
@@ -152,6 +157,6 @@ async fn a_clean_shutdown_saves_the_checkpoint_and_the_job_resumes_on_start() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let mut expected = numbered("a", 0..30);
     expected.extend(numbered("b", 0..10));
-    assert_exactly_once(&env.dest_messages(), &expected);
+    assert_exactly_once(&env.dest_messages().await, &expected);
     env.scheduler.shutdown().await;
 }

@@ -364,14 +364,18 @@ impl Env {
     }
 
     /// Everything in a logstore, in offset order.
-    pub fn read_all(&self, logstore: LogstoreId) -> Vec<Arc<LogRecord>> {
-        let (records, _) = self.engine.read_from(logstore, 0, usize::MAX);
+    pub async fn read_all(&self, logstore: LogstoreId) -> Vec<Arc<LogRecord>> {
+        let (records, _) = self
+            .engine
+            .read_from(logstore, 0, usize::MAX)
+            .await
+            .expect("read the logstore");
         records.into_iter().map(|(_, record)| record).collect()
     }
 
     /// The destination's `message` values, in order.
-    pub fn dest_messages(&self) -> Vec<String> {
-        messages(&self.read_all(self.ids.dest_logstore))
+    pub async fn dest_messages(&self) -> Vec<String> {
+        messages(&self.read_all(self.ids.dest_logstore).await)
     }
 
     /// Waits until the job leaves `Running`; returns its final status.
@@ -398,11 +402,11 @@ impl Env {
     /// Waits until the destination holds `count` records.
     pub async fn dest_reaches(&self, count: usize) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.read_all(self.ids.dest_logstore).len() < count {
+        while self.read_all(self.ids.dest_logstore).await.len() < count {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "destination has {} of {count} records",
-                self.read_all(self.ids.dest_logstore).len()
+                self.read_all(self.ids.dest_logstore).await.len()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

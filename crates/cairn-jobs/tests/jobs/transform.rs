@@ -54,7 +54,7 @@ async fn a_job_filters_extracts_renames_drops_and_adds() {
     assert_eq!(status.records_read, 4);
     assert_eq!(status.records_written, 3);
 
-    let dest = env.read_all(env.ids.dest_logstore);
+    let dest = env.read_all(env.ids.dest_logstore).await;
     let shown: Vec<Vec<(String, String)>> = dest
         .iter()
         .map(|record| {

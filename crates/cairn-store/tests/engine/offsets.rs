@@ -10,11 +10,14 @@ use cairn_store::LogEngine;
 use crate::support::{group, messages, open, produced, request};
 
 /// Reads the whole logstore `batch` records at a time, checking that offsets are contiguous.
-fn read_all(engine: &LogEngine, logstore: i64, batch: usize) -> Vec<String> {
+async fn read_all(engine: &LogEngine, logstore: i64, batch: usize) -> Vec<String> {
     let mut offset = 0;
     let mut read = Vec::new();
     loop {
-        let (records, next) = engine.read_from(LogstoreId(logstore), offset, batch);
+        let (records, next) = engine
+            .read_from(LogstoreId(logstore), offset, batch)
+            .await
+            .expect("read");
         if records.is_empty() {
             assert_eq!(next, offset, "an empty read keeps the offset");
             break;
@@ -54,22 +57,22 @@ async fn offsets_match_receipts_and_skip_nothing_across_refusals_and_reopen() {
         .await
         .expect("append");
     assert_eq!(second.first_offset, 2);
-    let (records, next) = engine.read_from(LogstoreId(1), 2, 10);
+    let (records, next) = engine.read_from(LogstoreId(1), 2, 10).await.expect("read");
     assert_eq!(next, 3);
     assert_eq!(records[0].0, second.first_offset);
-    assert_eq!(read_all(&engine, 1, 1), ["a", "b", "c"]);
-    assert_eq!(read_all(&engine, 2, 7), ["other logstore"]);
+    assert_eq!(read_all(&engine, 1, 1).await, ["a", "b", "c"]);
+    assert_eq!(read_all(&engine, 2, 7).await, ["other logstore"]);
     drop(engine);
 
     let engine = open(root.path()).await;
     assert_eq!(engine.next_offset(LogstoreId(1)), 3);
-    assert_eq!(read_all(&engine, 1, 2), ["a", "b", "c"]);
+    assert_eq!(read_all(&engine, 1, 2).await, ["a", "b", "c"]);
     let third = engine
         .append(request(1, group(&["d"], 1)))
         .await
         .expect("append");
     assert_eq!(third.first_offset, 3);
-    assert_eq!(read_all(&engine, 1, 100), ["a", "b", "c", "d"]);
+    assert_eq!(read_all(&engine, 1, 100).await, ["a", "b", "c", "d"]);
 }
 
 #[tokio::test]
@@ -99,9 +102,12 @@ async fn concurrent_appends_are_read_at_their_receipt_offsets() {
     }
     assert_eq!(engine.next_offset(LogstoreId(7)), 400);
     for (offset, a, b) in receipts {
-        let (records, _) = engine.read_from(LogstoreId(7), offset, 2);
+        let (records, _) = engine
+            .read_from(LogstoreId(7), offset, 2)
+            .await
+            .expect("read");
         let read: Vec<_> = records.into_iter().map(|(_, record)| record).collect();
         assert_eq!(messages(&read), [a, b]);
     }
-    assert_eq!(read_all(&engine, 7, 33).len(), 400);
+    assert_eq!(read_all(&engine, 7, 33).await.len(), 400);
 }
