@@ -14,6 +14,8 @@ pub mod ids;
 pub mod index;
 pub mod names;
 pub mod record;
+pub mod token_query;
+pub mod tokenizer;
 
 pub use arn::ResourceArn;
 pub use error::ModelError;
@@ -22,3 +24,5 @@ pub use ids::{AccessKeyId, AccountId, LogstoreId, UserName};
 pub use index::{FieldIndex, FieldIndexType, FullTextIndex, IndexConfig, DEFAULT_TOKEN_DELIMITERS};
 pub use names::{LogstoreName, ProjectName};
 pub use record::{Field, LogEntry, LogGroupData, LogRecord, LogTime};
+pub use token_query::{fold_token_hash, TokenQuery};
+pub use tokenizer::{Tokenizer, Tokens};

@@ -29,7 +29,6 @@ mod lexer;
 pub mod matcher;
 mod parser;
 mod pattern;
-mod tokenizer;
 
 pub use ast::{CompareOp, Number, SearchExpression, ValueForm};
 pub use error::QueryError;

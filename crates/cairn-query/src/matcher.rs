@@ -33,8 +33,9 @@ use cairn_model::{FieldIndexType, IndexConfig, LogRecord, DEFAULT_TOKEN_DELIMITE
 
 use crate::ast::{CompareOp, Number, SearchExpression, ValueForm};
 use crate::pattern::TextSearch;
-use crate::tokenizer::Tokenizer;
 use crate::QueryError;
+use cairn_model::tokenizer::Tokenizer;
+use cairn_model::TokenQuery;
 
 /// A search expression compiled against an index config, ready to test records.
 #[derive(Debug, Clone)]
@@ -146,6 +147,12 @@ impl SearchMatcher {
         self.root.matches(record)
     }
 
+    /// The tokens a record must contain to match, for a token index built with
+    /// `index_tokenizer` (see [`TokenQuery`]): a necessary condition, never a sufficient one.
+    pub fn token_query(&self, index_tokenizer: &Tokenizer) -> TokenQuery {
+        self.root.token_query(index_tokenizer)
+    }
+
     /// Whether every record matches (the search is `*`, empty, or equivalent), so callers
     /// may skip matching.
     pub fn matches_all(&self) -> bool {
@@ -154,6 +161,28 @@ impl SearchMatcher {
 }
 
 impl Node {
+    fn token_query(&self, index_tokenizer: &Tokenizer) -> TokenQuery {
+        match self {
+            Node::FullText(full_text) => full_text.search.token_query(index_tokenizer),
+            Node::FieldText { search, .. } => search.token_query(index_tokenizer),
+            Node::And(children) => TokenQuery::All(
+                children
+                    .iter()
+                    .map(|child| child.token_query(index_tokenizer))
+                    .collect(),
+            ),
+            Node::Or(children) => TokenQuery::Any(
+                children
+                    .iter()
+                    .map(|child| child.token_query(index_tokenizer))
+                    .collect(),
+            ),
+            Node::All | Node::Exists { .. } | Node::Numeric { .. } | Node::Not(_) => {
+                TokenQuery::Everything
+            }
+        }
+    }
+
     fn matches(&self, record: &LogRecord) -> bool {
         match self {
             Node::All => true,

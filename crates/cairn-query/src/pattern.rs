@@ -12,7 +12,8 @@
 //! `char::to_lowercase`), so matching never re-tokenises the query.
 
 use crate::ast::ValueForm;
-use crate::tokenizer::{Tokenizer, Tokens};
+use cairn_model::tokenizer::{Tokenizer, Tokens};
+use cairn_model::TokenQuery;
 
 /// One element of a wildcard pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,19 @@ impl TextSearch {
             patterns,
             phrase: form.is_phrase(),
         }
+    }
+
+    /// The tokens a record must contain to match, for an index built with
+    /// `index_tokenizer`: the exact (wildcard-free) token patterns when the value was split
+    /// by that same tokenizer, else no condition.
+    pub(crate) fn token_query(&self, index_tokenizer: &Tokenizer) -> TokenQuery {
+        if self.patterns.is_empty() || &self.tokenizer != index_tokenizer {
+            return TokenQuery::Everything;
+        }
+        TokenQuery::all_tokens(self.patterns.iter().filter_map(|pattern| match pattern {
+            TokenPattern::Exact(token) => Some(token.as_bytes()),
+            TokenPattern::Prefix(_) | TokenPattern::Glob(_) => None,
+        }))
     }
 
     /// Whether the value had no token, so it can only match text without tokens.

@@ -1,7 +1,7 @@
 //! Property tests: the parser never panics, printed expressions parse back to themselves,
 //! matching never panics, and histograms always tile their range.
 
-use cairn_model::{Field, LogRecord};
+use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer};
 use cairn_query::{
     histogram, parse_query, parse_search, SearchExpression, SearchMatcher, ValueForm,
     MAX_AUTO_BUCKETS,
@@ -66,6 +66,44 @@ proptest! {
                     ..Default::default()
                 };
                 let _ = matcher.matches(&record);
+            }
+        }
+    }
+
+    /// The token index may skip a record only if the search cannot match it: whenever the
+    /// matcher accepts a record, the token query admits the record's folded token set.
+    #[test]
+    fn token_queries_never_reject_a_matching_record(
+        text in query_like(),
+        key in "[a-z]{1,2}",
+        words in prop::collection::vec(prop_oneof![
+            Just("a".to_owned()), Just("Err".to_owned()), Just("xzy".to_owned()),
+            Just("é".to_owned()), Just("É".to_owned()), "[a-zA-Z]{1,3}",
+        ], 0..6),
+    ) {
+        let value = words.join(" ");
+        if let Ok(parsed) = parse_search(&text) {
+            if let Ok(matcher) = SearchMatcher::new(&parsed, None) {
+                let record = LogRecord {
+                    contents: vec![Field::new(key, value.as_bytes())],
+                    ..Default::default()
+                };
+                if matcher.matches(&record) {
+                    let tokenizer = Tokenizer::sls_default();
+                    let tokens: Vec<u64> = record
+                        .contents
+                        .iter()
+                        .flat_map(|field| {
+                            tokenizer
+                                .tokens(&field.key)
+                                .chain(tokenizer.tokens(&field.value))
+                                .map(fold_token_hash)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    let query = matcher.token_query(&tokenizer);
+                    prop_assert!(query.admits(&|hash| tokens.contains(&hash)), "{query:?}");
+                }
             }
         }
     }

@@ -4,12 +4,15 @@
 //! non-ASCII delimiters (e.g. a full-width comma) are matched only where the bytes decode as
 //! UTF-8. Bytes that do not decode are never delimiters, so they stay inside tokens.
 //!
+//! The same tokenizer serves search (the matcher in `cairn-query`) and indexing (the split
+//! token index in `cairn-store`), so what the index records is exactly what search looks for.
+//!
 //! Tokenising allocates nothing: [`Tokens`] yields slices of the input and is cheap to clone,
 //! which the phrase matcher uses to look ahead.
 
 /// A set of delimiter characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Tokenizer {
+pub struct Tokenizer {
     /// `ascii[b]` says whether ASCII byte `b` is a delimiter.
     ascii: [bool; 128],
     /// Non-ASCII delimiters, sorted.
@@ -18,7 +21,7 @@ pub(crate) struct Tokenizer {
 
 impl Tokenizer {
     /// A tokenizer splitting on `delimiters`.
-    pub(crate) fn new(delimiters: &[char]) -> Self {
+    pub fn new(delimiters: &[char]) -> Self {
         let mut ascii = [false; 128];
         let mut other = Vec::new();
         for &c in delimiters {
@@ -33,8 +36,14 @@ impl Tokenizer {
         Self { ascii, other }
     }
 
+    /// A tokenizer splitting on SLS's default delimiters ([`crate::DEFAULT_TOKEN_DELIMITERS`]),
+    /// the one split token indexes are built with.
+    pub fn sls_default() -> Self {
+        Self::new(&crate::DEFAULT_TOKEN_DELIMITERS.chars().collect::<Vec<_>>())
+    }
+
     /// Whether `c` separates tokens.
-    pub(crate) fn is_delimiter(&self, c: char) -> bool {
+    pub fn is_delimiter(&self, c: char) -> bool {
         if c.is_ascii() {
             self.ascii[c as usize]
         } else {
@@ -43,7 +52,7 @@ impl Tokenizer {
     }
 
     /// The tokens of `text`, in order.
-    pub(crate) fn tokens<'t>(&'t self, text: &'t [u8]) -> Tokens<'t> {
+    pub fn tokens<'t>(&'t self, text: &'t [u8]) -> Tokens<'t> {
         Tokens {
             tokenizer: self,
             text,
@@ -52,7 +61,7 @@ impl Tokenizer {
     }
 
     /// Whether `text` has no token at all (it is empty or only delimiters).
-    pub(crate) fn has_no_tokens(&self, text: &[u8]) -> bool {
+    pub fn has_no_tokens(&self, text: &[u8]) -> bool {
         self.tokens(text).next().is_none()
     }
 
@@ -85,7 +94,7 @@ impl Tokenizer {
 
 /// Iterator over the tokens of one text; see [`Tokenizer::tokens`].
 #[derive(Debug, Clone)]
-pub(crate) struct Tokens<'t> {
+pub struct Tokens<'t> {
     tokenizer: &'t Tokenizer,
     text: &'t [u8],
     pos: usize,
