@@ -15,6 +15,7 @@
 //! - an account is in at most one resource directory, and every membership change is logged
 //!   with its events in one transaction (see [`DirectoryStore`]).
 //! - a pipeline config's version never repeats for its name (see [`FleetStore`]).
+//! - published splits of a logstore never share an offset (see [`SplitStore`]).
 
 mod directory_store;
 mod error;
@@ -25,6 +26,7 @@ mod iam_store;
 mod job_store;
 mod metastore;
 mod records;
+mod split_store;
 mod sqlite;
 
 #[cfg(any(test, feature = "testsuite"))]
@@ -52,4 +54,5 @@ pub use records::{
     AccessKeyRecord, AccessKeyStatus, Account, ListQuery, LogstoreRecord, LogstoreUpdate,
     NewLogstore, Page, ProjectRecord, User,
 };
+pub use split_store::{SplitRecord, SplitStore, SplitStoreError};
 pub use sqlite::SqliteMetastore;

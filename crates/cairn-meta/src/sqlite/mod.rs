@@ -19,6 +19,7 @@ mod iam_store;
 mod identity;
 mod job_store;
 mod logs;
+mod split_store;
 
 use std::path::Path;
 use std::time::Duration;

@@ -19,6 +19,7 @@ mod identity;
 mod jobs;
 mod logs;
 mod sessions;
+mod splits;
 
 use cairn_model::{AccessKeyId, AccountId, LogstoreName, ProjectName, UserName};
 
@@ -50,6 +51,7 @@ pub use logs::{
     projects_have_globally_unique_names,
 };
 pub use sessions::sts_session_policies_round_trip;
+pub use splits::splits_are_published_merged_expired_and_deleted;
 
 /// Generates one `#[tokio::test]` per suite test, each on a fresh metastore from `$fresh`
 /// (an expression evaluating to a future of `(guard, metastore)`).
@@ -76,6 +78,7 @@ macro_rules! metastore_test_suite {
             delegated_administrators_follow_membership,
             directory_events_are_logged_in_order,
             jobs_round_trip_with_progress_and_incarnations,
+            splits_are_published_merged_expired_and_deleted,
             machine_groups_round_trip,
             candidate_groups_match_by_identify_type,
             pipeline_config_versions_only_grow,
