@@ -105,15 +105,46 @@ pub enum StoreError {
         /// The lock file.
         path: PathBuf,
     },
+
+    /// A split could not be built, or a split file read back is damaged or inconsistent.
+    #[error("split: {reason}")]
+    Split {
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The object store holding split files failed (possibly transiently).
+    #[error("object store: {reason}")]
+    ObjectStore {
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The split catalog (metastore) failed (possibly transiently).
+    #[error("split catalog: {reason}")]
+    Catalog {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl StoreError {
+    /// A [`StoreError::Split`] for `reason`.
+    pub(crate) fn split(reason: impl Into<String>) -> StoreError {
+        StoreError::Split {
+            reason: reason.into(),
+        }
+    }
+
     /// True when the same request may succeed if sent again later, without any change:
     /// the HTTP edge answers these with a 5xx `ServerBusy`, and other errors with a 4xx (bad
     /// data) or a 500.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::DiskFull { .. } | StoreError::ShuttingDown => true,
+            StoreError::DiskFull { .. }
+            | StoreError::ShuttingDown
+            | StoreError::ObjectStore { .. }
+            | StoreError::Catalog { .. } => true,
             StoreError::InvalidSequenceId { .. }
             | StoreError::Io(_)
             | StoreError::Corrupt { .. }
@@ -121,7 +152,8 @@ impl StoreError {
             | StoreError::InvalidAppend { .. }
             | StoreError::LogstoreDropped { .. }
             | StoreError::WalFailed { .. }
-            | StoreError::Locked { .. } => false,
+            | StoreError::Locked { .. }
+            | StoreError::Split { .. } => false,
         }
     }
 
@@ -174,6 +206,15 @@ impl StoreError {
                 reason: reason.clone(),
             },
             StoreError::Locked { path } => StoreError::Locked { path: path.clone() },
+            StoreError::Split { reason } => StoreError::Split {
+                reason: reason.clone(),
+            },
+            StoreError::ObjectStore { reason } => StoreError::ObjectStore {
+                reason: reason.clone(),
+            },
+            StoreError::Catalog { reason } => StoreError::Catalog {
+                reason: reason.clone(),
+            },
         }
     }
 }

@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod memtable;
 mod producers;
+pub mod split;
 mod state;
 mod wal;
 mod writer;

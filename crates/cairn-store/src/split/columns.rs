@@ -1,0 +1,371 @@
+//! Records as Arrow columns: the schema every split file and every in-memory batch shares.
+//!
+//! ```text
+//! __time__          Int64   not null   record time, unix seconds
+//! __time_ns_part__  Int32   not null   nanoseconds within that second
+//! __offset__        UInt64  not null   the record's logstore offset (internal)
+//! __topic__         Utf8               the group's topic
+//! __source__        Utf8               the group's source
+//! __tag__:<key>     Utf8               one column per tag key, sorted by key
+//! <key>             Utf8               one column per content key, sorted by key
+//! ```
+//!
+//! Invariants:
+//! - Rows are in offset order, and `__offset__` is contiguous within a split.
+//! - A value present in a record is non-null (possibly empty); a key the record lacks is null.
+//! - Column names are unique: a content key that would collide with a column above is stored
+//!   as `__content__:<key>` and read back under its own name.
+//!
+//! Known limits (documented in ADR 0009): keys and values that are not UTF-8 are stored
+//! lossily (U+FFFD); a key repeated within one record keeps its first value; contents read
+//! back in key order, not in the order they were written.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field as ArrowField, Schema};
+use bytes::Bytes;
+use cairn_model::{Field, LogRecord, LogTime};
+
+use crate::StoreError;
+
+/// Column of the record time in seconds.
+pub const TIME_COLUMN: &str = "__time__";
+/// Column of the nanoseconds within the second.
+pub const TIME_NANOS_COLUMN: &str = "__time_ns_part__";
+/// Column of the logstore offset.
+pub const OFFSET_COLUMN: &str = "__offset__";
+/// Column of the topic.
+pub const TOPIC_COLUMN: &str = "__topic__";
+/// Column of the source.
+pub const SOURCE_COLUMN: &str = "__source__";
+/// Prefix of tag columns.
+pub const TAG_PREFIX: &str = "__tag__:";
+/// Prefix of content keys renamed to avoid a collision.
+const CONTENT_PREFIX: &str = "__content__:";
+
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        TIME_COLUMN | TIME_NANOS_COLUMN | OFFSET_COLUMN | TOPIC_COLUMN | SOURCE_COLUMN
+    ) || name.starts_with(TAG_PREFIX)
+        || name.starts_with(CONTENT_PREFIX)
+}
+
+/// The column name of content key `key`.
+fn content_column(key: &str) -> String {
+    if is_reserved(key) {
+        format!("{CONTENT_PREFIX}{key}")
+    } else {
+        key.to_owned()
+    }
+}
+
+/// The columns of a set of records: the fixed ones and the union of their tag and content
+/// keys. Batches built with one layout share one schema, as a Parquet file needs.
+#[derive(Debug, Clone)]
+pub struct BatchLayout {
+    tag_keys: Vec<String>,
+    content_columns: Vec<String>,
+    tag_index: HashMap<String, usize>,
+    content_index: HashMap<String, usize>,
+    schema: Arc<Schema>,
+}
+
+impl BatchLayout {
+    /// The layout holding every key of `records`.
+    pub fn of<'r>(records: impl IntoIterator<Item = &'r LogRecord>) -> BatchLayout {
+        let mut tag_keys = BTreeSet::new();
+        let mut content_columns = BTreeSet::new();
+        for record in records {
+            for tag in &record.tags {
+                if !tag_keys.contains(text(&tag.key).as_ref()) {
+                    tag_keys.insert(text(&tag.key).into_owned());
+                }
+            }
+            for field in &record.contents {
+                let key = text(&field.key);
+                if !content_columns.contains(key.as_ref()) || is_reserved(&key) {
+                    content_columns.insert(content_column(&key));
+                }
+            }
+        }
+        let mut fields = vec![
+            ArrowField::new(TIME_COLUMN, DataType::Int64, false),
+            ArrowField::new(TIME_NANOS_COLUMN, DataType::Int32, false),
+            ArrowField::new(OFFSET_COLUMN, DataType::UInt64, false),
+            ArrowField::new(TOPIC_COLUMN, DataType::Utf8, true),
+            ArrowField::new(SOURCE_COLUMN, DataType::Utf8, true),
+        ];
+        fields.extend(
+            tag_keys
+                .iter()
+                .map(|key| ArrowField::new(format!("{TAG_PREFIX}{key}"), DataType::Utf8, true)),
+        );
+        fields.extend(
+            content_columns
+                .iter()
+                .map(|column| ArrowField::new(column.clone(), DataType::Utf8, true)),
+        );
+        let tag_keys: Vec<String> = tag_keys.into_iter().collect();
+        let content_columns: Vec<String> = content_columns.into_iter().collect();
+        BatchLayout {
+            tag_index: tag_keys
+                .iter()
+                .enumerate()
+                .map(|(at, key)| (key.clone(), at))
+                .collect(),
+            content_index: content_columns
+                .iter()
+                .enumerate()
+                .map(|(at, key)| (key.clone(), at))
+                .collect(),
+            tag_keys,
+            content_columns,
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    /// The schema of this layout's batches.
+    pub fn schema(&self) -> Arc<Schema> {
+        Arc::clone(&self.schema)
+    }
+
+    /// One batch of `records` (each with its offset), in the given order. Keys missing from
+    /// the layout are left out (callers build the layout from the same records).
+    pub fn batch(&self, records: &[(u64, &LogRecord)]) -> Result<RecordBatch, StoreError> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|(_, r)| i64::from(r.time.seconds)),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                records
+                    .iter()
+                    .map(|(_, r)| i32::try_from(r.time.nanos).unwrap_or(i32::MAX)),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                records.iter().map(|(offset, _)| *offset),
+            )),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|(_, r)| Some(text(&r.topic))),
+            )),
+            Arc::new(StringArray::from_iter(
+                records.iter().map(|(_, r)| Some(text(&r.source))),
+            )),
+        ];
+        let mut tag_builders: Vec<StringBuilder> =
+            self.tag_keys.iter().map(|_| StringBuilder::new()).collect();
+        let mut content_builders: Vec<StringBuilder> = self
+            .content_columns
+            .iter()
+            .map(|_| StringBuilder::new())
+            .collect();
+        let mut row_tags: Vec<Option<&[u8]>> = vec![None; self.tag_keys.len()];
+        let mut row_contents: Vec<Option<&[u8]>> = vec![None; self.content_columns.len()];
+        for (_, record) in records {
+            row_tags.iter_mut().for_each(|slot| *slot = None);
+            row_contents.iter_mut().for_each(|slot| *slot = None);
+            for tag in &record.tags {
+                if let Some(&at) = self.tag_index.get(text(&tag.key).as_ref()) {
+                    row_tags[at].get_or_insert(&tag.value);
+                }
+            }
+            for field in &record.contents {
+                let key = text(&field.key);
+                let at = if is_reserved(&key) {
+                    self.content_index.get(&content_column(&key))
+                } else {
+                    self.content_index.get(key.as_ref())
+                };
+                if let Some(&at) = at {
+                    row_contents[at].get_or_insert(&field.value);
+                }
+            }
+            for (builder, value) in tag_builders.iter_mut().zip(&row_tags) {
+                builder.append_option(value.map(text));
+            }
+            for (builder, value) in content_builders.iter_mut().zip(&row_contents) {
+                builder.append_option(value.map(text));
+            }
+        }
+        for mut builder in tag_builders.into_iter().chain(content_builders) {
+            columns.push(Arc::new(builder.finish()));
+        }
+        RecordBatch::try_new(self.schema(), columns)
+            .map_err(|error| StoreError::split(format!("building a record batch: {error}")))
+    }
+}
+
+/// Builds one batch of `records` (each with its offset), in the given order, with the union
+/// of their keys as columns.
+pub fn records_to_batch(records: &[(u64, &LogRecord)]) -> Result<RecordBatch, StoreError> {
+    BatchLayout::of(records.iter().map(|(_, record)| *record)).batch(records)
+}
+
+/// What one column of a batch becomes in a record.
+enum ColumnRole<'b> {
+    Time(&'b Int64Array),
+    TimeNanos(&'b Int32Array),
+    Offset(&'b UInt64Array),
+    Topic(&'b StringArray),
+    Source(&'b StringArray),
+    Tag(Bytes, &'b StringArray),
+    Content(Bytes, &'b StringArray),
+}
+
+/// Reads a batch (of the schema above, possibly only some of its columns) back into records
+/// with their offsets. Fails on a batch that lacks `__offset__` or has a mistyped column.
+pub fn batch_to_records(batch: &RecordBatch) -> Result<Vec<(u64, LogRecord)>, StoreError> {
+    let schema = batch.schema();
+    let mut roles = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        let name = field.name().as_str();
+        let mistyped = || StoreError::split(format!("split column {name} has the wrong type"));
+        let strings = || {
+            column
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(mistyped)
+        };
+        let role = match name {
+            TIME_COLUMN => ColumnRole::Time(
+                column
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .ok_or_else(mistyped)?,
+            ),
+            TIME_NANOS_COLUMN => ColumnRole::TimeNanos(
+                column
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .ok_or_else(mistyped)?,
+            ),
+            OFFSET_COLUMN => ColumnRole::Offset(
+                column
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(mistyped)?,
+            ),
+            TOPIC_COLUMN => ColumnRole::Topic(strings()?),
+            SOURCE_COLUMN => ColumnRole::Source(strings()?),
+            _ => match name.strip_prefix(TAG_PREFIX) {
+                Some(key) => ColumnRole::Tag(Bytes::copy_from_slice(key.as_bytes()), strings()?),
+                None => {
+                    let key = name.strip_prefix(CONTENT_PREFIX).unwrap_or(name);
+                    ColumnRole::Content(Bytes::copy_from_slice(key.as_bytes()), strings()?)
+                }
+            },
+        };
+        roles.push(role);
+    }
+    if !roles
+        .iter()
+        .any(|role| matches!(role, ColumnRole::Offset(_)))
+    {
+        return Err(StoreError::split("a split batch lacks its offsets"));
+    }
+    let value = |array: &StringArray, row: usize| -> Option<Bytes> {
+        (!array.is_null(row)).then(|| Bytes::copy_from_slice(array.value(row).as_bytes()))
+    };
+    let mut records = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut offset = 0;
+        let mut record = LogRecord::default();
+        let mut seconds = 0i64;
+        let mut nanos = 0i32;
+        for role in &roles {
+            match role {
+                ColumnRole::Time(array) => seconds = array.value(row),
+                ColumnRole::TimeNanos(array) => nanos = array.value(row),
+                ColumnRole::Offset(array) => offset = array.value(row),
+                ColumnRole::Topic(array) => record.topic = value(array, row).unwrap_or_default(),
+                ColumnRole::Source(array) => record.source = value(array, row).unwrap_or_default(),
+                ColumnRole::Tag(key, array) => {
+                    if let Some(value) = value(array, row) {
+                        record.tags.push(Field {
+                            key: key.clone(),
+                            value,
+                        });
+                    }
+                }
+                ColumnRole::Content(key, array) => {
+                    if let Some(value) = value(array, row) {
+                        record.contents.push(Field {
+                            key: key.clone(),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+        record.time = LogTime::new(
+            u32::try_from(seconds).unwrap_or(0),
+            u32::try_from(nanos).unwrap_or(0),
+        );
+        records.push((offset, record));
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seconds: u32, tags: &[(&str, &str)], contents: &[(&str, &str)]) -> LogRecord {
+        LogRecord {
+            time: LogTime::new(seconds, 7),
+            topic: Bytes::from_static(b"topic"),
+            source: Bytes::from_static(b"10.0.0.1"),
+            tags: tags.iter().map(|(k, v)| Field::new(k, v)).collect(),
+            contents: contents.iter().map(|(k, v)| Field::new(k, v)).collect(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_a_batch_with_the_union_of_their_keys() {
+        let first = record(10, &[("host", "a")], &[("level", "info"), ("msg", "")]);
+        let second = record(
+            11,
+            &[],
+            &[("msg", "hello"), ("__time__", "clash"), ("status", "200")],
+        );
+        let batch = records_to_batch(&[(5, &first), (6, &second)]).expect("batch");
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|field| field.name().as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "__time__",
+                "__time_ns_part__",
+                "__offset__",
+                "__topic__",
+                "__source__",
+                "__tag__:host",
+                "__content__:__time__",
+                "level",
+                "msg",
+                "status"
+            ]
+        );
+        let back = batch_to_records(&batch).expect("records");
+        assert_eq!(back[0].0, 5);
+        assert_eq!(back[1].0, 6);
+        assert_eq!(back[0].1, first, "key order is already sorted");
+        let mut expected = second.clone();
+        expected
+            .contents
+            .sort_by(|a, b| content_column(&a.key_text()).cmp(&content_column(&b.key_text())));
+        assert_eq!(back[1].1, expected);
+    }
+}

@@ -1,0 +1,303 @@
+//! Building a split's two files from records, and reading records back from them.
+//!
+//! A split is `splits/<logstore>/<split id>.parquet` (the records, one row each, in offset
+//! order; zstd; pages of [`BLOCK_ROWS`] rows so that a token-index block is exactly one page
+//! per column) and `splits/<logstore>/<split id>.tokens` (the token index). The Parquet file
+//! is plain: DuckDB, Spark or DataFusion read it as it is.
+//!
+//! Invariants: both files are written before the split is published, and never modified
+//! after; a reader only reads files of splits it found published.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use cairn_model::{LogRecord, LogstoreId};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
+// `ParquetObjectReader` is deprecated in parquet 59 in favour of a hand-written
+// `AsyncFileReader`; it still works, and replacing it is tracked in ADR 0009.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::split::columns::{batch_to_records, BatchLayout};
+use crate::split::token_index::{build_token_index, BLOCK_ROWS};
+use crate::StoreError;
+
+/// Rows per Parquet row group.
+const ROW_GROUP_ROWS: usize = 64 * BLOCK_ROWS;
+/// Rows converted to Arrow at a time while writing.
+const WRITE_CHUNK_ROWS: usize = 8 * BLOCK_ROWS;
+
+/// The object path of a split's Parquet file.
+pub fn parquet_path(logstore: LogstoreId, split_id: &str) -> Path {
+    Path::from(format!("splits/{}/{split_id}.parquet", logstore.0))
+}
+
+/// The object path of a split's token index.
+pub fn index_path(logstore: LogstoreId, split_id: &str) -> Path {
+    Path::from(format!("splits/{}/{split_id}.tokens", logstore.0))
+}
+
+/// The prefix under which a logstore's split files live.
+pub fn logstore_prefix(logstore: LogstoreId) -> Path {
+    Path::from(format!("splits/{}", logstore.0))
+}
+
+/// A split built in memory, not yet uploaded.
+#[derive(Debug, Clone)]
+pub struct BuiltSplit {
+    /// The Parquet file.
+    pub parquet: Bytes,
+    /// The token index file.
+    pub index: Bytes,
+    /// Offset of the first record.
+    pub first_offset: u64,
+    /// One past the last record's offset.
+    pub end_offset: u64,
+    /// Earliest record time, seconds.
+    pub min_time: i64,
+    /// Latest record time, seconds.
+    pub max_time: i64,
+    /// Number of records.
+    pub row_count: u64,
+    /// Raw bytes of the records, as SLS meters them.
+    pub raw_bytes: u64,
+}
+
+/// Builds a split of `records`: contiguous offsets in order, at least one record.
+pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreError> {
+    let (Some((first_offset, _)), Some((last_offset, _))) = (records.first(), records.last())
+    else {
+        return Err(StoreError::split("a split needs at least one record"));
+    };
+    if last_offset - first_offset + 1 != records.len() as u64 {
+        return Err(StoreError::split("a split's offsets must be contiguous"));
+    }
+    let layout = BatchLayout::of(records.iter().map(|(_, record)| *record));
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3)
+                .map_err(|error| StoreError::split(format!("zstd level: {error}")))?,
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(BLOCK_ROWS)
+        .set_write_batch_size(BLOCK_ROWS)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("cairn".to_owned())
+        .build();
+    let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(properties))
+        .map_err(|error| StoreError::split(format!("starting a parquet file: {error}")))?;
+    for chunk in records.chunks(WRITE_CHUNK_ROWS) {
+        let batch = layout.batch(chunk)?;
+        writer
+            .write(&batch)
+            .map_err(|error| StoreError::split(format!("writing a parquet file: {error}")))?;
+    }
+    let parquet = writer
+        .into_inner()
+        .map_err(|error| StoreError::split(format!("finishing a parquet file: {error}")))?;
+    let plain: Vec<&LogRecord> = records.iter().map(|(_, record)| *record).collect();
+    let index = build_token_index(&plain);
+    let times = plain.iter().map(|record| i64::from(record.time.seconds));
+    Ok(BuiltSplit {
+        parquet: Bytes::from(parquet),
+        index: Bytes::from(index),
+        first_offset: *first_offset,
+        end_offset: last_offset + 1,
+        min_time: times.clone().min().unwrap_or(0),
+        max_time: times.max().unwrap_or(0),
+        row_count: records.len() as u64,
+        raw_bytes: plain.iter().map(|record| record.raw_size() as u64).sum(),
+    })
+}
+
+/// Maps an object store error.
+pub fn object_error(action: &str, path: &Path, error: object_store::Error) -> StoreError {
+    StoreError::ObjectStore {
+        reason: format!("{action} {path}: {error}"),
+    }
+}
+
+/// Writes both files of a built split.
+pub async fn upload_split(
+    store: &dyn ObjectStore,
+    logstore: LogstoreId,
+    split_id: &str,
+    built: &BuiltSplit,
+) -> Result<(), StoreError> {
+    let parquet = parquet_path(logstore, split_id);
+    store
+        .put(&parquet, PutPayload::from_bytes(built.parquet.clone()))
+        .await
+        .map_err(|error| object_error("writing", &parquet, error))?;
+    let index = index_path(logstore, split_id);
+    store
+        .put(&index, PutPayload::from_bytes(built.index.clone()))
+        .await
+        .map_err(|error| object_error("writing", &index, error))?;
+    Ok(())
+}
+
+/// Reads a whole object.
+pub async fn read_object(store: &dyn ObjectStore, path: &Path) -> Result<Bytes, StoreError> {
+    let result = store
+        .get(path)
+        .await
+        .map_err(|error| object_error("reading", path, error))?;
+    result
+        .bytes()
+        .await
+        .map_err(|error| object_error("reading", path, error))
+}
+
+/// Loads a split's Parquet metadata (with the page index, so row selections skip pages).
+#[allow(deprecated)]
+pub async fn load_parquet_metadata(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+) -> Result<ArrowReaderMetadata, StoreError> {
+    let mut reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
+    ArrowReaderMetadata::load_async(
+        &mut reader,
+        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+    )
+    .await
+    .map_err(|error| StoreError::split(format!("reading the metadata of {path}: {error}")))
+}
+
+/// The rows of `blocks` (sorted block numbers) of a split of `row_count` rows.
+fn block_selection(blocks: &[usize], row_count: usize) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut position = 0usize;
+    for &block in blocks {
+        let start = (block * BLOCK_ROWS).min(row_count);
+        let end = ((block + 1) * BLOCK_ROWS).min(row_count);
+        if start > position {
+            selectors.push(RowSelector::skip(start - position));
+        }
+        if end > start.max(position) {
+            selectors.push(RowSelector::select(end - start.max(position)));
+            position = end;
+        }
+    }
+    if position < row_count {
+        selectors.push(RowSelector::skip(row_count - position));
+    }
+    RowSelection::from(selectors)
+}
+
+/// Reads the records of `blocks` (sorted block numbers; `None` for all) of a split's Parquet
+/// file, with their offsets, in offset order.
+#[allow(deprecated)]
+pub async fn read_split_blocks(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+    metadata: ArrowReaderMetadata,
+    row_count: u64,
+    blocks: Option<&[usize]>,
+) -> Result<Vec<(u64, LogRecord)>, StoreError> {
+    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
+        .with_batch_size(8 * BLOCK_ROWS);
+    if let Some(blocks) = blocks {
+        builder = builder.with_row_selection(block_selection(blocks, row_count as usize));
+    }
+    let stream = builder
+        .build()
+        .map_err(|error| StoreError::split(format!("reading {path}: {error}")))?;
+    let batches: Vec<RecordBatch> = stream
+        .try_collect()
+        .await
+        .map_err(|error| StoreError::split(format!("reading {path}: {error}")))?;
+    let mut records = Vec::new();
+    for batch in &batches {
+        records.extend(batch_to_records(batch)?);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_model::{Field, LogTime};
+    use object_store::memory::InMemory;
+
+    #[test]
+    fn selections_cover_exactly_the_chosen_blocks() {
+        let selection = block_selection(&[1, 3], 3 * BLOCK_ROWS + 10);
+        let selected: usize = selection
+            .iter()
+            .filter(|selector| !selector.skip)
+            .map(|selector| selector.row_count)
+            .sum();
+        assert_eq!(selected, BLOCK_ROWS + 10);
+        assert_eq!(selection.row_count(), BLOCK_ROWS + 10);
+    }
+
+    #[tokio::test]
+    async fn a_split_round_trips_whole_and_by_block() {
+        let records: Vec<LogRecord> = (0..3000u32)
+            .map(|row| LogRecord {
+                time: LogTime::new(1_700_000_000 + row, row),
+                contents: vec![
+                    Field::new("row", row.to_string()),
+                    Field::new("msg", format!("line {row}")),
+                ],
+                ..LogRecord::default()
+            })
+            .collect();
+        let with_offsets: Vec<(u64, &LogRecord)> = records
+            .iter()
+            .enumerate()
+            .map(|(at, r)| (100 + at as u64, r))
+            .collect();
+        let built = build_split(&with_offsets).expect("build");
+        assert_eq!((built.first_offset, built.end_offset), (100, 3100));
+        assert_eq!(built.row_count, 3000);
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        upload_split(&*store, LogstoreId(1), "s1", &built)
+            .await
+            .expect("upload");
+        let path = parquet_path(LogstoreId(1), "s1");
+        let size = built.parquet.len() as u64;
+        let metadata = load_parquet_metadata(Arc::clone(&store), &path, size)
+            .await
+            .expect("metadata");
+        let all = read_split_blocks(
+            Arc::clone(&store),
+            &path,
+            size,
+            metadata.clone(),
+            3000,
+            None,
+        )
+        .await
+        .expect("read all");
+        assert_eq!(all.len(), 3000);
+        for (at, (offset, record)) in all.iter().enumerate() {
+            assert_eq!(*offset, 100 + at as u64);
+            let mut expected = records[at].clone();
+            expected.contents.sort_by(|a, b| a.key.cmp(&b.key));
+            assert_eq!(record, &expected);
+        }
+        let some = read_split_blocks(store, &path, size, metadata, 3000, Some(&[0, 2]))
+            .await
+            .expect("read blocks");
+        let offsets: Vec<u64> = some.iter().map(|(offset, _)| *offset).collect();
+        let expected: Vec<u64> = (100..100 + BLOCK_ROWS as u64)
+            .chain(100 + 2 * BLOCK_ROWS as u64..3100)
+            .collect();
+        assert_eq!(offsets, expected);
+    }
+}
