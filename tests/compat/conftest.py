@@ -72,7 +72,9 @@ class CairnServer(object):
     def start(self):
         if not os.path.isfile(self.binary) or not os.access(self.binary, os.X_OK):
             raise RuntimeError("Cairn binary not found or not executable: %s (set CAIRN_BIN)" % self.binary)
-        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.endpoint]
+        # Records move into splits within a second, so the SDK also reads from splits.
+        cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.endpoint,
+               "--flush-seconds", "1"]
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::split::SplitSettings;
+
 /// Called after every fsync (of a segment file or of the WAL directory) with its latency.
 pub type FsyncObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
@@ -27,6 +29,9 @@ pub struct EngineConfig {
     pub min_free_disk_bytes: u64,
     /// Called after every fsync with its latency, for metrics.
     pub on_fsync: Option<FsyncObserver>,
+    /// Where records go when they leave memory; `None` keeps everything in memory (and the
+    /// WAL is never truncated), as unit tests of the ingest path want.
+    pub splits: Option<SplitSettings>,
 }
 
 impl EngineConfig {
@@ -43,6 +48,7 @@ impl Default for EngineConfig {
             segment_max_bytes: Self::DEFAULT_SEGMENT_MAX_BYTES,
             min_free_disk_bytes: Self::DEFAULT_MIN_FREE_DISK_BYTES,
             on_fsync: None,
+            splits: None,
         }
     }
 }
@@ -55,6 +61,7 @@ impl fmt::Debug for EngineConfig {
             .field("segment_max_bytes", &self.segment_max_bytes)
             .field("min_free_disk_bytes", &self.min_free_disk_bytes)
             .field("on_fsync", &self.on_fsync.as_ref().map(|_| "callback"))
+            .field("splits", &self.splits)
             .finish()
     }
 }

@@ -13,14 +13,21 @@
 //! - Dropping the engine closes the channel and waits for the writer to finish the batch in
 //!   flight, so the WAL directory's lock is free again when `drop` returns.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use cairn_model::{LogGroupData, LogRecord, LogTime, LogstoreId};
-use tokio::sync::{mpsc, oneshot};
+use cairn_meta::SplitRecord;
+use cairn_model::{LogGroupData, LogRecord, LogTime, LogstoreId, TokenQuery};
+use object_store::path::Path;
+use object_store::ObjectStore;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::memtable::Memtable;
+use crate::split::files::parquet_path;
+use crate::split::lifecycle::{sweep_orphans, SplitLifecycle};
+use crate::split::reader::SplitReader;
 use crate::state::IngestState;
 use crate::wal::codec::{self, AppendEntry, EncodeError};
 use crate::wal::{FsyncTimer, WalOptions, WalStats, WriteAheadLog};
@@ -66,6 +73,30 @@ pub struct AppendReceipt {
     pub first_offset: u64,
 }
 
+/// Where a query finds a logstore's records: split files in object storage, then records
+/// still in memory. Together they hold every record of the time range exactly once.
+#[derive(Clone)]
+pub struct QuerySources {
+    /// The store holding the files (`None` when the engine keeps no splits).
+    pub object_store: Option<Arc<dyn ObjectStore>>,
+    /// Parquet files of the splits overlapping the range, with their sizes.
+    pub parquet_files: Vec<(Path, u64)>,
+    /// Records in memory in the range, with their offsets.
+    pub memory: Vec<(u64, Arc<LogRecord>)>,
+    /// Rows in the chosen splits (before any filtering), for progress reporting.
+    pub split_rows: u64,
+}
+
+impl std::fmt::Debug for QuerySources {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("QuerySources")
+            .field("parquet_files", &self.parquet_files)
+            .field("memory", &self.memory.len())
+            .finish()
+    }
+}
+
 /// A snapshot of the engine's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EngineStats {
@@ -79,6 +110,14 @@ pub struct EngineStats {
     pub segments: u64,
 }
 
+/// The split side of an engine.
+struct SplitRuntime {
+    reader: Arc<SplitReader>,
+    lifecycle: Arc<SplitLifecycle>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    shutdown: Arc<Notify>,
+}
+
 /// The durable ingest engine: a group-committed WAL in front of an in-memory table.
 pub struct LogEngine {
     commands: mpsc::Sender<Command>,
@@ -86,6 +125,7 @@ pub struct LogEngine {
     wal_stats: Arc<WalStats>,
     shutting_down: AtomicBool,
     writer_thread: Option<JoinHandle<()>>,
+    splits: Option<SplitRuntime>,
 }
 
 impl LogEngine {
@@ -93,9 +133,47 @@ impl LogEngine {
     /// memtable and the producer table (cutting a torn tail away), and starts the writer.
     pub async fn open(config: EngineConfig) -> Result<Self, StoreError> {
         let memtable = Arc::new(Memtable::default());
+        let mut flushed_ends: HashMap<LogstoreId, u64> = HashMap::new();
+        let mut published: Vec<SplitRecord> = Vec::new();
+        if let Some(settings) = &config.splits {
+            published =
+                settings
+                    .catalog
+                    .list_all_splits()
+                    .await
+                    .map_err(|error| StoreError::Catalog {
+                        reason: error.to_string(),
+                    })?;
+            let ids: HashSet<String> = published
+                .iter()
+                .map(|split| split.split_id.clone())
+                .collect();
+            let swept = sweep_orphans(&*settings.object_store, &ids).await?;
+            if swept > 0 {
+                tracing::info!(files = swept, "orphaned split files deleted");
+            }
+            let mut by_logstore: HashMap<LogstoreId, Vec<Arc<SplitRecord>>> = HashMap::new();
+            for split in &published {
+                by_logstore
+                    .entry(split.logstore)
+                    .or_default()
+                    .push(Arc::new(split.clone()));
+            }
+            for (logstore, splits) in by_logstore {
+                let end = splits
+                    .iter()
+                    .map(|split| split.end_offset)
+                    .max()
+                    .unwrap_or(0);
+                flushed_ends.insert(logstore, end);
+                memtable.install_splits(logstore, splits);
+            }
+        }
         let replay_memtable = Arc::clone(&memtable);
+        let replay_flushed = flushed_ends.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<Writer, StoreError> {
             let mut state = IngestState::new(replay_memtable);
+            state.flushed_ends = replay_flushed;
             let wal = WriteAheadLog::open(
                 WalOptions {
                     directory: config.wal_dir.clone(),
@@ -104,6 +182,11 @@ impl LogEngine {
                 },
                 &mut |record, path, offset| state.replay(record, path, offset),
             )?;
+            // Offsets continue after the splits, also when no WAL record of a logstore is left.
+            for (logstore, end) in state.flushed_ends.clone() {
+                let next = state.next_offsets.entry(logstore).or_insert(end);
+                *next = (*next).max(end);
+            }
             Ok(Writer {
                 wal,
                 state,
@@ -115,6 +198,16 @@ impl LogEngine {
         .await
         .map_err(|error| StoreError::Io(std::io::Error::other(error)))?;
         let writer = opened?;
+        let dropped_with_splits: Vec<LogstoreId> = published
+            .iter()
+            .map(|split| split.logstore)
+            .filter(|logstore| writer.state.dropped.contains(logstore))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for logstore in &dropped_with_splits {
+            memtable.remove(*logstore);
+        }
         let wal_stats = writer.wal.stats();
         tracing::info!(
             records = memtable.record_count(),
@@ -125,12 +218,38 @@ impl LogEngine {
         let thread = std::thread::Builder::new()
             .name("cairn-wal-writer".to_owned())
             .spawn(move || writer.run(receiver))?;
+        let splits = match config.splits {
+            Some(settings) => {
+                let reader = Arc::new(SplitReader::new(Arc::clone(&settings.object_store)));
+                let shutdown = Arc::new(Notify::new());
+                let lifecycle = Arc::new(SplitLifecycle::new(
+                    settings,
+                    Arc::clone(&memtable),
+                    Arc::clone(&reader),
+                    commands.downgrade(),
+                    Arc::new(tokio::sync::Mutex::new(())),
+                    Arc::clone(&shutdown),
+                ));
+                for logstore in dropped_with_splits {
+                    lifecycle.drop_logstore(logstore).await?;
+                }
+                let task = tokio::spawn(Arc::clone(&lifecycle).run());
+                Some(SplitRuntime {
+                    reader,
+                    lifecycle,
+                    task: Some(task),
+                    shutdown,
+                })
+            }
+            None => None,
+        };
         Ok(Self {
             commands,
             memtable,
             wal_stats,
             shutting_down: AtomicBool::new(false),
             writer_thread: Some(thread),
+            splits,
         })
     }
 
@@ -184,9 +303,83 @@ impl LogEngine {
     }
 
     /// Records of a logstore whose time is in `[from, to)` (compared in nanoseconds), in
-    /// arrival order. The result is a snapshot: later appends do not change it.
-    pub fn scan(&self, logstore: LogstoreId, from: LogTime, to: LogTime) -> Vec<Arc<LogRecord>> {
-        self.memtable.scan(logstore, from, to)
+    /// offset order, from splits and memory. Split blocks that `tokens` rules out are not
+    /// read (pass [`TokenQuery::Everything`] for all records); the caller still matches the
+    /// records it gets. The result is a snapshot: later appends do not change it.
+    pub async fn search(
+        &self,
+        logstore: LogstoreId,
+        from: LogTime,
+        to: LogTime,
+        tokens: &TokenQuery,
+    ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
+        match &self.splits {
+            Some(splits) => {
+                let snapshot = self.memtable.snapshot(logstore);
+                splits.reader.search(&snapshot, from, to, tokens).await
+            }
+            None => Ok(self.memtable.scan(logstore, from, to)),
+        }
+    }
+
+    /// Where a query over `[from, to)` finds a logstore's records (see [`QuerySources`]).
+    pub fn query_sources(&self, logstore: LogstoreId, from: LogTime, to: LogTime) -> QuerySources {
+        let snapshot = self.memtable.snapshot(logstore);
+        let (from_seconds, to_seconds) = (i64::from(from.seconds), i64::from(to.seconds));
+        let chosen: Vec<&Arc<SplitRecord>> = snapshot
+            .splits
+            .iter()
+            .filter(|split| split.max_time >= from_seconds && split.min_time <= to_seconds)
+            .collect();
+        let memory = snapshot
+            .records
+            .iter()
+            .zip(snapshot.base_offset..)
+            .filter(|(record, _)| {
+                let time = record.time.as_nanos();
+                from.as_nanos() <= time && time < to.as_nanos()
+            })
+            .map(|(record, offset)| (offset, Arc::clone(record)))
+            .collect();
+        QuerySources {
+            object_store: self.splits.as_ref().map(|splits| splits.reader.store()),
+            parquet_files: chosen
+                .iter()
+                .map(|split| {
+                    (
+                        parquet_path(split.logstore, &split.split_id),
+                        split.parquet_bytes,
+                    )
+                })
+                .collect(),
+            split_rows: chosen.iter().map(|split| split.row_count).sum(),
+            memory,
+        }
+    }
+
+    /// The published splits of a logstore, by first offset.
+    pub fn splits(&self, logstore: LogstoreId) -> Vec<Arc<SplitRecord>> {
+        self.memtable.snapshot(logstore).splits
+    }
+
+    /// Flushes a logstore's records in memory into a split now (they would be flushed by
+    /// size or age anyway). A no-op when the engine keeps no splits or nothing is in memory.
+    pub async fn flush(&self, logstore: LogstoreId) -> Result<(), StoreError> {
+        let Some(splits) = &self.splits else {
+            return Ok(());
+        };
+        match splits.lifecycle.flush(logstore).await {
+            Ok(result) => result,
+            Err(_halted) => Err(StoreError::split("the flush stopped at a failpoint")),
+        }
+    }
+
+    /// Removes splits past their logstore's TTL now (this also runs periodically).
+    pub async fn apply_retention(&self) -> Result<(), StoreError> {
+        match &self.splits {
+            Some(splits) => splits.lifecycle.expire().await,
+            None => Ok(()),
+        }
     }
 
     /// Up to `max_records` records of a logstore starting at `offset`, each with its offset,
@@ -202,8 +395,16 @@ impl LogEngine {
         offset: u64,
         max_records: usize,
     ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), StoreError> {
-        let offset = offset.max(self.first_offset(logstore));
-        Ok(self.memtable.read_from(logstore, offset, max_records))
+        match &self.splits {
+            Some(splits) => {
+                let snapshot = self.memtable.snapshot(logstore);
+                splits
+                    .reader
+                    .read_from(&snapshot, offset, max_records)
+                    .await
+            }
+            None => Ok(self.memtable.read_from(logstore, offset, max_records)),
+        }
     }
 
     /// The offset the next acknowledged record of a logstore will get, i.e. the number of
@@ -213,8 +414,8 @@ impl LogEngine {
     }
 
     /// The lowest offset of a logstore still held: 0 until retention removes old records.
-    pub fn first_offset(&self, _logstore: LogstoreId) -> u64 {
-        0
+    pub fn first_offset(&self, logstore: LogstoreId) -> u64 {
+        self.memtable.first_offset(logstore)
     }
 
     /// The offset of the first record (in offset order) whose time is at or after `time`,
@@ -225,7 +426,13 @@ impl LogEngine {
         logstore: LogstoreId,
         time: LogTime,
     ) -> Result<u64, StoreError> {
-        Ok(self.memtable.offset_at_time(logstore, time))
+        match &self.splits {
+            Some(splits) => {
+                let snapshot = self.memtable.snapshot(logstore);
+                splits.reader.offset_at_time(&snapshot, time).await
+            }
+            None => Ok(self.memtable.offset_at_time(logstore, time)),
+        }
     }
 
     /// Forgets a logstore's records and producer sequence ids (the logstore was deleted):
@@ -243,13 +450,21 @@ impl LogEngine {
             reply,
         })
         .await?;
-        answer.await.map_err(|_| self.writer_gone())?
+        answer.await.map_err(|_| self.writer_gone())??;
+        if let Some(splits) = &self.splits {
+            // The tombstone is durable: a crash from here on finishes this at the next start.
+            splits.lifecycle.drop_logstore(logstore).await?;
+        }
+        Ok(())
     }
 
     /// Stops accepting writes, lets every append already queued complete, fsyncs and closes
     /// the WAL. Called on SIGTERM; calling it again returns `Ok`.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.shutting_down.store(true, Ordering::Release);
+        if let Some(splits) = &self.splits {
+            splits.shutdown.notify_one();
+        }
         let (reply, answer) = oneshot::channel();
         if self
             .commands
@@ -294,6 +509,9 @@ impl LogEngine {
 
 impl Drop for LogEngine {
     fn drop(&mut self) {
+        if let Some(task) = self.splits.as_mut().and_then(|splits| splits.task.take()) {
+            task.abort();
+        }
         // Close the channel (the writer then drains it and exits), and wait, so that the
         // directory lock is released when the engine is gone.
         let (closed, _) = mpsc::channel(1);

@@ -31,5 +31,8 @@ mod wal;
 mod writer;
 
 pub use config::{EngineConfig, FsyncObserver};
-pub use engine::{AppendReceipt, AppendRequest, EngineStats, LogEngine, ProducerSequence};
+pub use engine::{
+    AppendReceipt, AppendRequest, EngineStats, LogEngine, ProducerSequence, QuerySources,
+};
 pub use error::StoreError;
+pub use split::{FailpointAction, SplitFailpoint, SplitSettings};

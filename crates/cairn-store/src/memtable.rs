@@ -11,25 +11,58 @@
 //!   `next..next + records`, refused or rolled-back appends take none), and the writer applies
 //!   admitted appends to the memtable in that same order; replay applies WAL records in the
 //!   order they were written. [`Memtable::read_from`] and [`Memtable::next_offset`] rely on it.
-//!   (When splits move old records out, the vector will start at a base offset instead.)
+//!   Once records move into a split, the vector starts at the logstore's `base_offset`
+//!   instead: the record at index `i` has offset `base_offset + i`.
+//! - Splits: each logstore also lists its published splits (by first offset). Publishing a
+//!   split adds it and removes its records from memory under one write lock, so a reader
+//!   (taking a [`LogstoreSnapshot`] under the read lock) sees every record exactly once:
+//!   either in a split or in memory, never both, never neither.
 //! - Records are shared (`Arc`) and never mutated: a scan's result is a snapshot, unaffected
 //!   by later appends or drops.
 //! - Each logstore has its own lock, so a long scan of one logstore does not stall appends to
 //!   the others; the map lock is held only to find or insert a logstore.
 //!
-//! Memory is unbounded for now: the split flush (a later issue) will move records out.
+//! Memory is bounded by the flush (see `crate::flush`), which moves records into splits.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
+use cairn_meta::SplitRecord;
 use cairn_model::{LogRecord, LogTime, LogstoreId};
 
 /// The records of one logstore.
 #[derive(Debug, Default)]
 struct LogstoreRecords {
+    /// Offset of `records[0]`: every record below it is in a split.
+    base_offset: u64,
     records: Vec<Arc<LogRecord>>,
     raw_bytes: u64,
+    /// Published splits, by first offset.
+    splits: Vec<Arc<SplitRecord>>,
+    /// When the oldest record in memory arrived (for the flush's age limit).
+    oldest_arrival: Option<Instant>,
+}
+
+/// What a reader sees of one logstore at one instant.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogstoreSnapshot {
+    /// Published splits, by first offset.
+    pub splits: Vec<Arc<SplitRecord>>,
+    /// Offset of the first record in memory.
+    pub base_offset: u64,
+    /// The records in memory, from `base_offset` on.
+    pub records: Vec<Arc<LogRecord>>,
+}
+
+/// A logstore's memory use, for choosing what to flush.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemoryUse {
+    pub logstore: LogstoreId,
+    pub records: usize,
+    pub raw_bytes: u64,
+    pub oldest_arrival: Option<Instant>,
 }
 
 /// All logstores' in-memory records.
@@ -59,18 +92,10 @@ impl Memtable {
         if records.is_empty() {
             return;
         }
-        let table = match self.logstore(logstore) {
-            Some(table) => table,
-            None => {
-                let mut logstores = self
-                    .logstores
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
-                Arc::clone(logstores.entry(logstore).or_default())
-            }
-        };
+        let table = self.table_or_insert(logstore);
         let count = records.len() as u64;
         let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
+        table.oldest_arrival.get_or_insert_with(Instant::now);
         table.records.extend(records);
         table.raw_bytes += raw_bytes;
         self.records.fetch_add(count, Ordering::Relaxed);
@@ -114,7 +139,8 @@ impl Memtable {
             return (Vec::new(), offset);
         };
         let table = table.read().unwrap_or_else(PoisonError::into_inner);
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let offset = offset.max(table.base_offset);
+        let start = usize::try_from(offset - table.base_offset).unwrap_or(usize::MAX);
         let records: Vec<(u64, Arc<LogRecord>)> = table
             .records
             .iter()
@@ -132,7 +158,135 @@ impl Memtable {
     pub(crate) fn next_offset(&self, logstore: LogstoreId) -> u64 {
         self.logstore(logstore).map_or(0, |table| {
             let table = table.read().unwrap_or_else(PoisonError::into_inner);
-            table.records.len() as u64
+            table.base_offset + table.records.len() as u64
+        })
+    }
+
+    fn table_or_insert(&self, logstore: LogstoreId) -> Arc<RwLock<LogstoreRecords>> {
+        match self.logstore(logstore) {
+            Some(table) => table,
+            None => {
+                let mut logstores = self
+                    .logstores
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                Arc::clone(logstores.entry(logstore).or_default())
+            }
+        }
+    }
+
+    /// Installs a logstore's published splits before replay: records below the end of the
+    /// last one are in splits, so memory starts there.
+    pub(crate) fn install_splits(&self, logstore: LogstoreId, splits: Vec<Arc<SplitRecord>>) {
+        let table = self.table_or_insert(logstore);
+        let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
+        table.base_offset = splits
+            .iter()
+            .map(|split| split.end_offset)
+            .max()
+            .unwrap_or(0);
+        table.splits = splits;
+    }
+
+    /// A consistent view of a logstore: its splits and the records in memory.
+    pub(crate) fn snapshot(&self, logstore: LogstoreId) -> LogstoreSnapshot {
+        let Some(table) = self.logstore(logstore) else {
+            return LogstoreSnapshot::default();
+        };
+        let table = table.read().unwrap_or_else(PoisonError::into_inner);
+        LogstoreSnapshot {
+            splits: table.splits.clone(),
+            base_offset: table.base_offset,
+            records: table.records.clone(),
+        }
+    }
+
+    /// The records in memory of a logstore, from its base offset (for the flush).
+    pub(crate) fn unflushed(&self, logstore: LogstoreId) -> (u64, Vec<Arc<LogRecord>>) {
+        let Some(table) = self.logstore(logstore) else {
+            return (0, Vec::new());
+        };
+        let table = table.read().unwrap_or_else(PoisonError::into_inner);
+        (table.base_offset, table.records.clone())
+    }
+
+    /// Adds a just-published split and drops its records from memory, atomically for
+    /// readers. The split must start at the logstore's base offset.
+    pub(crate) fn publish_split(&self, split: Arc<SplitRecord>) {
+        let table = self.table_or_insert(split.logstore);
+        let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
+        if split.first_offset != table.base_offset {
+            tracing::error!(
+                logstore = %split.logstore,
+                split = %split.split_id,
+                first_offset = split.first_offset,
+                base_offset = table.base_offset,
+                "a published split does not start at the memtable's base offset"
+            );
+            return;
+        }
+        let count = usize::try_from(split.end_offset - split.first_offset)
+            .unwrap_or(usize::MAX)
+            .min(table.records.len());
+        let removed: Vec<Arc<LogRecord>> = table.records.drain(..count).collect();
+        let removed_bytes: u64 = removed.iter().map(|record| record.raw_size() as u64).sum();
+        table.raw_bytes = table.raw_bytes.saturating_sub(removed_bytes);
+        table.base_offset = split.end_offset;
+        table.oldest_arrival = (!table.records.is_empty()).then(Instant::now);
+        table.splits.push(split);
+        self.records.fetch_sub(count as u64, Ordering::Relaxed);
+        self.raw_bytes.fetch_sub(removed_bytes, Ordering::Relaxed);
+    }
+
+    /// Replaces published splits `inputs` by `merged` (a merge) or removes them (`None`,
+    /// retention), keeping the list ordered.
+    pub(crate) fn replace_splits(
+        &self,
+        logstore: LogstoreId,
+        inputs: &[String],
+        merged: Option<Arc<SplitRecord>>,
+    ) {
+        let Some(table) = self.logstore(logstore) else {
+            return;
+        };
+        let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
+        table
+            .splits
+            .retain(|split| !inputs.contains(&split.split_id));
+        if let Some(merged) = merged {
+            table.splits.push(merged);
+        }
+        table.splits.sort_by_key(|split| split.first_offset);
+    }
+
+    /// Every logstore's memory use.
+    pub(crate) fn memory_use(&self) -> Vec<MemoryUse> {
+        let logstores = self
+            .logstores
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        logstores
+            .iter()
+            .map(|(logstore, table)| {
+                let table = table.read().unwrap_or_else(PoisonError::into_inner);
+                MemoryUse {
+                    logstore: *logstore,
+                    records: table.records.len(),
+                    raw_bytes: table.raw_bytes,
+                    oldest_arrival: table.oldest_arrival,
+                }
+            })
+            .collect()
+    }
+
+    /// The first offset still held (in a split or in memory).
+    pub(crate) fn first_offset(&self, logstore: LogstoreId) -> u64 {
+        self.logstore(logstore).map_or(0, |table| {
+            let table = table.read().unwrap_or_else(PoisonError::into_inner);
+            table
+                .splits
+                .first()
+                .map_or(table.base_offset, |split| split.first_offset)
         })
     }
 
@@ -144,11 +298,12 @@ impl Memtable {
         };
         let table = table.read().unwrap_or_else(PoisonError::into_inner);
         let wanted = time.as_nanos();
-        table
-            .records
-            .iter()
-            .position(|record| record.time.as_nanos() >= wanted)
-            .unwrap_or(table.records.len()) as u64
+        table.base_offset
+            + table
+                .records
+                .iter()
+                .position(|record| record.time.as_nanos() >= wanted)
+                .unwrap_or(table.records.len()) as u64
     }
 
     /// Forgets every record of `logstore`.

@@ -33,6 +33,20 @@ impl ProducerTable {
             .copied()
     }
 
+    /// Every (logstore, shard, key, last committed sequence id), for a WAL checkpoint.
+    pub(crate) fn entries(&self) -> Vec<(LogstoreId, u32, String, u64)> {
+        let mut entries: Vec<(LogstoreId, u32, String, u64)> = self
+            .last_committed
+            .iter()
+            .flat_map(|((logstore, shard), keys)| {
+                keys.iter()
+                    .map(|(key, last)| (*logstore, *shard, key.clone(), *last))
+            })
+            .collect();
+        entries.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        entries
+    }
+
     /// Records `sequence_id` as committed (keeping a larger one already there); returns the
     /// previous value, for undoing.
     pub(crate) fn commit(

@@ -57,6 +57,12 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// A split holding `logstore`'s records below `end_offset` was published: WAL segments
+    /// holding nothing newer may go.
+    SplitPublished {
+        logstore: LogstoreId,
+        end_offset: u64,
+    },
 }
 
 impl Command {
@@ -64,7 +70,7 @@ impl Command {
         let payload = match self {
             Command::Append { append, .. } => append.payload.len(),
             Command::DropLogstore { payload, .. } => payload.len(),
-            Command::Shutdown { .. } => return 0,
+            Command::Shutdown { .. } | Command::SplitPublished { .. } => return 0,
         };
         8 + payload as u64
     }
@@ -79,6 +85,7 @@ impl Command {
             Command::DropLogstore { reply, .. } | Command::Shutdown { reply } => {
                 let _ = reply.send(Err(error));
             }
+            Command::SplitPublished { .. } => {}
         }
     }
 }
@@ -86,6 +93,7 @@ impl Command {
 /// An append that passed its checks.
 struct AdmittedAppend {
     logstore: LogstoreId,
+    end_offset: u64,
     records: Vec<Arc<LogRecord>>,
     raw_bytes: u64,
     receipt: AppendReceipt,
@@ -216,9 +224,18 @@ impl Writer {
     ) -> Option<Vec<oneshot::Sender<Result<(), StoreError>>>> {
         let mut batch = Batch::default();
         let mut shutdown_replies = Vec::new();
+        let mut truncate = false;
         for command in commands {
             match command {
                 Command::Shutdown { reply } => shutdown_replies.push(reply),
+                Command::SplitPublished {
+                    logstore,
+                    end_offset,
+                } => {
+                    let flushed = self.state.flushed_ends.entry(logstore).or_insert(0);
+                    *flushed = (*flushed).max(end_offset);
+                    truncate = true;
+                }
                 other if !shutdown_replies.is_empty() => other.refuse(StoreError::ShuttingDown),
                 other if self.failure.is_some() => {
                     let reason = self.failure.clone().unwrap_or_default();
@@ -242,7 +259,60 @@ impl Writer {
             }
         }
         self.commit(batch);
+        if self.failure.is_none() && self.wal.is_full() {
+            self.roll();
+        }
+        if truncate && self.failure.is_none() {
+            self.truncate();
+        }
         (!shutdown_replies.is_empty()).then_some(shutdown_replies)
+    }
+
+    /// Starts a new segment whose first record is a checkpoint of the committed state.
+    fn roll(&mut self) {
+        let checkpoint = self.state.checkpoint();
+        let result = codec::encode_checkpoint(0, &checkpoint)
+            .map_err(|error| std::io::Error::other(error.to_string()))
+            .map_err(WalWriteError::Fatal)
+            .and_then(|payload| self.wal.roll_with(payload));
+        match result {
+            Ok(()) => {
+                let first = self.wal.active_first_index();
+                self.state.checkpointed_segments.insert(first);
+                tracing::debug!(segment = first, "wal segment started with a checkpoint");
+            }
+            Err(WalWriteError::Rejected(error) | WalWriteError::Fatal(error)) => {
+                tracing::error!(error = %error, "starting a wal segment failed; refusing writes");
+                self.failure = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Removes the WAL segments whose records are all in published splits.
+    fn truncate(&mut self) {
+        let segments = self.wal.segment_first_indexes();
+        let Some(keep) = self.state.truncation_point(&segments) else {
+            return;
+        };
+        match self.wal.remove_segments_before(keep) {
+            Ok(removed) => {
+                self.state.segment_ends.retain(|first, _| *first >= keep);
+                self.state
+                    .checkpointed_segments
+                    .retain(|first| *first >= keep);
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        first_kept = keep,
+                        "wal truncated after split publish"
+                    );
+                }
+            }
+            Err(error) => {
+                // Nothing is lost: the segments stay and are replayed (and skipped) later.
+                tracing::warn!(error = %error, "removing flushed wal segments failed");
+            }
+        }
     }
 
     /// Checks an append against the producer table, tombstones and free space; on success
@@ -333,6 +403,7 @@ impl Writer {
         };
         Ok(AdmittedAppend {
             logstore,
+            end_offset: first_offset + records.len() as u64,
             records,
             raw_bytes,
             receipt,
@@ -344,17 +415,20 @@ impl Writer {
         if batch.payloads.is_empty() {
             return;
         }
-        let error = match self.wal.append_batch(&mut batch.payloads) {
+        let error = match self.wal.append_batch_in_active(&mut batch.payloads) {
             Ok(()) => {
+                let segment = self.wal.active_first_index();
                 for staged in batch.staged {
                     match staged {
                         Staged::Append { admitted, reply } => {
                             let AdmittedAppend {
                                 logstore,
+                                end_offset,
                                 records,
                                 raw_bytes,
                                 receipt,
                             } = admitted;
+                            self.state.note_segment_end(segment, logstore, end_offset);
                             self.state.memtable.append(logstore, records, raw_bytes);
                             let _ = reply.send(Ok(receipt));
                         }

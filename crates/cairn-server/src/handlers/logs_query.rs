@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_meta::{EntityKind, LogstoreRecord, ProjectRecord};
-use cairn_model::{IndexConfig, LogRecord, LogTime};
+use cairn_model::{IndexConfig, LogRecord, LogTime, TokenQuery, Tokenizer};
 use cairn_query::{parse_query, SearchMatcher};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -139,11 +139,16 @@ pub async fn list_topics(context: Context<'_>) -> Result<ApiResponse, ApiError> 
     let (_, logstore) = context.authorized_logstore("log:ListTopics").await?;
     let line = context.query_u64("line", 100)?.clamp(1, 1000) as usize;
     let token = context.request.query_param("token").unwrap_or("");
-    let all = context.state.engine.scan(
-        logstore.id,
-        LogTime::new(0, 0),
-        LogTime::new(u32::MAX, 999_999_999),
-    );
+    let all = context
+        .state
+        .engine
+        .search(
+            logstore.id,
+            LogTime::new(0, 0),
+            LogTime::new(u32::MAX, 999_999_999),
+            &TokenQuery::Everything,
+        )
+        .await?;
     let topics: BTreeSet<String> = all
         .iter()
         .map(|r| String::from_utf8_lossy(&r.topic).into_owned())
@@ -200,10 +205,12 @@ async fn matching_records(
     let matcher = SearchMatcher::new(&query.search, index.as_ref())?;
     let match_all = matcher.matches_all();
     let topic = parameters.topic.as_deref().map(str::as_bytes);
+    let tokens = matcher.token_query(&Tokenizer::sls_default());
     Ok(context
         .state
         .engine
-        .scan(logstore.id, parameters.from, parameters.to)
+        .search(logstore.id, parameters.from, parameters.to, &tokens)
+        .await?
         .into_iter()
         .filter(|record| topic.is_none_or(|t| record.topic == t))
         .filter(|record| match_all || matcher.matches(record))

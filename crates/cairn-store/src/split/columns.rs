@@ -365,7 +365,7 @@ mod tests {
         let mut expected = second.clone();
         expected
             .contents
-            .sort_by(|a, b| content_column(&a.key_text()).cmp(&content_column(&b.key_text())));
+            .sort_by_key(|field| content_column(&field.key_text()));
         assert_eq!(back[1].1, expected);
     }
 }

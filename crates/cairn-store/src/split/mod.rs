@@ -2,8 +2,14 @@
 //!
 //! - [`columns`]: records as Arrow columns (the schema every split and batch shares);
 //! - [`token_index`]: the per-block token filters that let a search skip blocks;
-//! - [`files`]: building, uploading and reading a split's Parquet and index files.
+//! - [`files`]: building, uploading and reading a split's Parquet and index files;
+//! - `reader`: reading a logstore through splits and memory;
+//! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
 pub mod files;
+pub(crate) mod lifecycle;
+pub(crate) mod reader;
 pub mod token_index;
+
+pub use lifecycle::{FailpointAction, SplitFailpoint, SplitSettings};

@@ -28,6 +28,9 @@ pub(crate) const MAX_PRODUCER_KEY_BYTES: usize = 4096;
 
 const KIND_APPEND: u8 = 1;
 const KIND_DROP_LOGSTORE: u8 = 2;
+const KIND_CHECKPOINT: u8 = 3;
+/// Smallest encoded checkpoint producer entry: logstore, shard, empty key, sequence id.
+const MIN_PRODUCER_ENTRY_BYTES: usize = 8 + 4 + 4 + 8;
 const INDEX_POSITION: usize = 2;
 const FIRST_OFFSET_POSITION: usize = 18;
 /// version + kind + index + logstore + first offset + shard + producer flag.
@@ -58,6 +61,19 @@ pub(crate) enum WalEntry {
         /// The dropped logstore.
         logstore: LogstoreId,
     },
+    /// The first record of every segment the writer starts: the exactly-once table and the
+    /// tombstones as they were when the previous segment ended, so that replay may begin at
+    /// this segment once the segments before it are removed.
+    Checkpoint(WalCheckpoint),
+}
+
+/// The state a [`WalEntry::Checkpoint`] carries forward.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct WalCheckpoint {
+    /// (logstore, shard, producer key, last committed sequence id).
+    pub producers: Vec<(LogstoreId, u32, String, u64)>,
+    /// Logstores with a tombstone.
+    pub dropped: Vec<LogstoreId>,
 }
 
 /// One acknowledged PutLogs group, with the producer sequence id committed with it.
@@ -150,6 +166,9 @@ pub(crate) fn encoded_len(entry: &WalEntry) -> u64 {
     match entry {
         WalEntry::DropLogstore { .. } => DROP_FIXED_BYTES,
         WalEntry::Append(append) => append_encoded_len(append),
+        WalEntry::Checkpoint(checkpoint) => {
+            encode_checkpoint(0, checkpoint).map_or(0, |payload| payload.len() as u64)
+        }
     }
 }
 
@@ -173,6 +192,7 @@ pub(crate) fn encode(record: &WalRecord) -> Result<Vec<u8>, EncodeError> {
     match &record.entry {
         WalEntry::Append(append) => encode_append(record.index, append),
         WalEntry::DropLogstore { logstore } => Ok(encode_drop_logstore(record.index, *logstore)),
+        WalEntry::Checkpoint(checkpoint) => encode_checkpoint(record.index, checkpoint),
     }
 }
 
@@ -230,6 +250,35 @@ pub(crate) fn encode_drop_logstore(index: u64, logstore: LogstoreId) -> Vec<u8> 
     buffer.extend_from_slice(&index.to_le_bytes());
     buffer.extend_from_slice(&logstore.0.to_le_bytes());
     buffer
+}
+
+/// Encodes a checkpoint's payload; refuses one above the payload limit.
+pub(crate) fn encode_checkpoint(
+    index: u64,
+    checkpoint: &WalCheckpoint,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut buffer = Vec::new();
+    buffer.push(FORMAT_VERSION);
+    buffer.push(KIND_CHECKPOINT);
+    buffer.extend_from_slice(&index.to_le_bytes());
+    buffer.extend_from_slice(&(checkpoint.producers.len() as u32).to_le_bytes());
+    for (logstore, shard, key, sequence_id) in &checkpoint.producers {
+        buffer.extend_from_slice(&logstore.0.to_le_bytes());
+        buffer.extend_from_slice(&shard.to_le_bytes());
+        put_bytes(&mut buffer, key.as_bytes());
+        buffer.extend_from_slice(&sequence_id.to_le_bytes());
+    }
+    buffer.extend_from_slice(&(checkpoint.dropped.len() as u32).to_le_bytes());
+    for logstore in &checkpoint.dropped {
+        buffer.extend_from_slice(&logstore.0.to_le_bytes());
+    }
+    if buffer.len() as u64 > MAX_PAYLOAD_BYTES {
+        return Err(EncodeError::TooLarge {
+            bytes: buffer.len() as u64,
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    Ok(buffer)
 }
 
 /// Sets the WAL index of an encoded payload in place.
@@ -394,6 +443,28 @@ pub(crate) fn decode(payload: Bytes) -> Result<WalRecord, DecodeError> {
         KIND_DROP_LOGSTORE => WalEntry::DropLogstore {
             logstore: LogstoreId(reader.i64()?),
         },
+        KIND_CHECKPOINT => {
+            let producer_count = reader.count(MIN_PRODUCER_ENTRY_BYTES)?;
+            let mut producers = Vec::with_capacity(producer_count);
+            for _ in 0..producer_count {
+                let logstore = LogstoreId(reader.i64()?);
+                let shard = reader.u32()?;
+                let key_position = reader.position;
+                let key = reader.byte_string()?;
+                let key = String::from_utf8(key.to_vec()).map_err(|_| {
+                    DecodeError::InvalidProducerKey {
+                        position: key_position,
+                    }
+                })?;
+                producers.push((logstore, shard, key, reader.u64()?));
+            }
+            let dropped_count = reader.count(8)?;
+            let mut dropped = Vec::with_capacity(dropped_count);
+            for _ in 0..dropped_count {
+                dropped.push(LogstoreId(reader.i64()?));
+            }
+            WalEntry::Checkpoint(WalCheckpoint { producers, dropped })
+        }
         other => return Err(DecodeError::UnknownKind(other)),
     };
     if reader.remaining() != 0 {

@@ -242,3 +242,21 @@ fn oversized_entries_are_refused_before_encoding() {
     };
     assert!(matches!(encode(&huge), Err(EncodeError::TooLarge { .. })));
 }
+
+#[test]
+fn checkpoints_round_trip() {
+    let checkpoint = WalCheckpoint {
+        producers: vec![
+            (LogstoreId(3), 0, "agent-a".to_owned(), 42),
+            (LogstoreId(-1), 7, String::new(), u64::MAX),
+        ],
+        dropped: vec![LogstoreId(9)],
+    };
+    let payload = encode_checkpoint(17, &checkpoint).expect("encode");
+    let record = decode(Bytes::from(payload.clone())).expect("decode");
+    assert_eq!(record.index, 17);
+    assert_eq!(record.entry, WalEntry::Checkpoint(checkpoint));
+    for cut in 0..payload.len() {
+        assert!(decode(Bytes::from(payload[..cut].to_vec())).is_err());
+    }
+}

@@ -210,16 +210,47 @@ impl WriteAheadLog {
     }
 
     /// The index the next written record will get.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used by the future split flush")
-    )]
+    #[cfg(test)]
     pub(crate) fn next_index(&self) -> u64 {
         self.next_index
     }
 
-    fn active_bytes(&self) -> u64 {
+    /// Whether the active segment reached its size limit (the writer then rolls).
+    pub(crate) fn is_full(&self) -> bool {
+        self.active_bytes() >= self.segment_max_bytes
+    }
+
+    /// Bytes in the active segment.
+    pub(crate) fn active_bytes(&self) -> u64 {
         self.segments.back().map_or(0, |segment| segment.bytes)
+    }
+
+    /// The index of the active segment's first record (its name).
+    pub(crate) fn active_first_index(&self) -> u64 {
+        self.segments
+            .back()
+            .map_or(self.next_index, |segment| segment.first_index)
+    }
+
+    /// The first record index of every segment, oldest first.
+    pub(crate) fn segment_first_indexes(&self) -> Vec<u64> {
+        self.segments
+            .iter()
+            .map(|segment| segment.first_index)
+            .collect()
+    }
+
+    /// Closes the active segment and starts a new one whose first record is `first_payload`
+    /// (a checkpoint), written and fsynced before this returns. Any failure is fatal.
+    pub(crate) fn roll_with(&mut self, mut first_payload: Vec<u8>) -> Result<(), WalWriteError> {
+        self.roll().map_err(WalWriteError::Fatal)?;
+        let mut payloads = [std::mem::take(&mut first_payload)];
+        match self.append_batch_in_active(&mut payloads) {
+            Ok(()) => Ok(()),
+            Err(WalWriteError::Rejected(error)) | Err(WalWriteError::Fatal(error)) => {
+                Err(WalWriteError::Fatal(error))
+            }
+        }
     }
 
     fn publish_stats(&self) {
@@ -232,7 +263,28 @@ impl WriteAheadLog {
 
     /// Writes `payloads` as consecutive records (setting their indexes) with one write and one
     /// fsync. On `Ok`, every record is durable.
+    #[cfg(test)]
     pub(crate) fn append_batch(&mut self, payloads: &mut [Vec<u8>]) -> Result<(), WalWriteError> {
+        let batch_bytes: u64 = payloads
+            .iter()
+            .map(|payload| FRAME_HEADER_BYTES + payload.len() as u64)
+            .sum();
+        let active_bytes = self.active_bytes();
+        if !payloads.is_empty()
+            && active_bytes > 0
+            && active_bytes + batch_bytes > self.segment_max_bytes
+        {
+            self.roll().map_err(WalWriteError::Fatal)?;
+        }
+        self.append_batch_in_active(payloads)
+    }
+
+    /// Like `append_batch`, but never rolls: the writer rolls itself, after a batch, so that
+    /// every segment it starts begins with a checkpoint of committed state.
+    pub(crate) fn append_batch_in_active(
+        &mut self,
+        payloads: &mut [Vec<u8>],
+    ) -> Result<(), WalWriteError> {
         if payloads.is_empty() {
             return Ok(());
         }
@@ -240,10 +292,6 @@ impl WriteAheadLog {
             .iter()
             .map(|payload| FRAME_HEADER_BYTES + payload.len() as u64)
             .sum();
-        let active_bytes = self.active_bytes();
-        if active_bytes > 0 && active_bytes + batch_bytes > self.segment_max_bytes {
-            self.roll().map_err(WalWriteError::Fatal)?;
-        }
         let active_bytes = self.active_bytes();
         self.write_buffer.clear();
         self.write_buffer.reserve(batch_bytes as usize);
@@ -313,10 +361,6 @@ impl WriteAheadLog {
     /// Deletes every segment all of whose records have an index below `index`, never the
     /// active one; returns how many were deleted. This is how the WAL is truncated once the
     /// records below `index` are durable elsewhere (a published split).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used by the future split flush")
-    )]
     pub(crate) fn remove_segments_before(&mut self, index: u64) -> io::Result<usize> {
         let mut removed = 0;
         while self.segments.len() > 1 && self.segments[1].first_index <= index {

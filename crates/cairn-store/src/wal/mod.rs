@@ -45,6 +45,9 @@
 //!   log_count:u32  { seconds:u32  nanos:u32  contents:fields }*
 //! kind 2, DropLogstore:
 //!   logstore:i64
+//! kind 3, Checkpoint (the first record of every segment the writer starts):
+//!   producer_count:u32 { logstore:i64  shard:u32  key:bytes  sequence_id:u64 }*
+//!   dropped_count:u32 { logstore:i64 }*
 //! bytes   := length:u32  byte[length]       (opaque: non-UTF-8 keys and values round-trip)
 //! fields  := count:u32  { key:bytes  value:bytes }*
 //! ```
@@ -62,9 +65,9 @@
 //! - A producer key is at most 4 KiB and valid UTF-8.
 //! - While decoding, every length and list count is checked against the bytes that remain in
 //!   the payload before anything is allocated.
-//! - Segments roll before a batch would take the active one past `segment_max_bytes`; a
-//!   batch (capped at the same size, but always at least one record) is never split, so only a
-//!   single record larger than the limit makes a larger segment.
+//! - The writer rolls to a new segment after a batch that took the active one to
+//!   `segment_max_bytes`; a batch (capped at the same size, but always at least one record) is
+//!   never split, so a segment exceeds the limit by at most one batch.
 //! - Before a batch, the writer checks free space on the WAL's file system and refuses appends
 //!   that would leave less than `min_free_disk_bytes` (retryable `DiskFull`), so the disk never
 //!   fills under the log. Tombstones are exempt: they are tiny and are how space is reclaimed.
@@ -102,15 +105,21 @@
 //! need a second, independent record of the last durable position (a checkpoint file fsynced
 //! with every batch), which doubles the fsyncs of the write path.
 //!
-//! ## Truncation (for the split flush, not built yet)
+//! ## Truncation
 //!
-//! Records are held in the memtable until a future flush writes them to an immutable split.
-//! Once a split covering every record below index `n` is published, the WAL drops the
-//! segments all of whose records are below `n` ([`WriteAheadLog::remove_segments_before`]):
-//! whole files only, never the active one, then the directory is fsynced. Because segments
-//! removed that way also carried producer sequence ids, logstore offsets and tombstones, the
-//! flush must first write a checkpoint record (reserved kind 3: the producer table, next
-//! offsets and tombstones) so that replay of the remaining segments restores them.
+//! Once a split holding a logstore's records below offset `n` is published, the writer
+//! learns it (`SplitPublished`) and removes whole segments from the front of the log
+//! ([`WriteAheadLog::remove_segments_before`]; never the active one; the directory is
+//! fsynced) when every record in them is in a split (or belongs to a dropped logstore). The
+//! writer tracks, per segment, the last offset of each logstore it holds.
+//!
+//! Removed segments also carried producer sequence ids and tombstones, so every segment the
+//! writer starts begins with a **checkpoint** record (kind 3) of the exactly-once table and
+//! the tombstones as committed when the previous segment ended; the log is only cut in front
+//! of such a segment, and replay from there restores both. Logstore offsets need no
+//! checkpoint: they continue after the catalog's published splits. Replay skips records
+//! below a logstore's last published split, so a crash between publish and truncation
+//! neither loses nor doubles a record.
 
 pub(crate) mod codec;
 mod log;

@@ -47,7 +47,7 @@ fn logstores(records: &[WalRecord]) -> Vec<(u64, i64)> {
         .iter()
         .map(|record| match record.entry {
             WalEntry::DropLogstore { logstore } => (record.index, logstore.0),
-            WalEntry::Append(_) => panic!("unexpected append"),
+            WalEntry::Append(_) | WalEntry::Checkpoint(_) => panic!("unexpected record"),
         })
         .collect()
 }

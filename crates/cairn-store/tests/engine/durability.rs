@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use cairn_model::{Field, LogEntry, LogGroupData, LogTime, LogstoreId};
+use cairn_model::{Field, LogEntry, LogGroupData, LogTime, LogstoreId, TokenQuery};
 use cairn_store::{EngineConfig, LogEngine, StoreError};
 
 use crate::support::{config, everything, group, messages, open, produced, request, segments};
@@ -14,7 +14,7 @@ use crate::support::{config, everything, group, messages, open, produced, reques
 async fn appends_are_visible_at_once_in_arrival_order_within_their_time_range() {
     let root = tempfile::tempdir().expect("temp dir");
     let engine = open(root.path()).await;
-    assert!(everything(&engine, 1).is_empty());
+    assert!(everything(&engine, 1).await.is_empty());
 
     let receipt = engine
         .append(request(1, group(&["a", "b"], 100)))
@@ -24,9 +24,9 @@ async fn appends_are_visible_at_once_in_arrival_order_within_their_time_range() 
     assert_eq!(receipt.first_offset, 0);
     // Raw size: "message" + value, tag "host"/"web-1", topic, source, plus 8 per record.
     assert_eq!(receipt.raw_bytes, 2 * (7 + 1 + 4 + 5 + 5 + 8 + 8));
-    assert_eq!(messages(&everything(&engine, 1)), vec!["a", "b"]);
+    assert_eq!(messages(&everything(&engine, 1).await), vec!["a", "b"]);
 
-    let snapshot = everything(&engine, 1);
+    let snapshot = everything(&engine, 1).await;
     let receipt = engine
         .append(request(1, group(&["c"], 50)))
         .await
@@ -39,17 +39,31 @@ async fn appends_are_visible_at_once_in_arrival_order_within_their_time_range() 
     // The earlier result is a snapshot.
     assert_eq!(messages(&snapshot), vec!["a", "b"]);
     // Arrival order, not time order.
-    assert_eq!(messages(&everything(&engine, 1)), vec!["a", "b", "c"]);
-    assert_eq!(messages(&everything(&engine, 2)), vec!["other"]);
+    assert_eq!(messages(&everything(&engine, 1).await), vec!["a", "b", "c"]);
+    assert_eq!(messages(&everything(&engine, 2).await), vec!["other"]);
 
     // [from, to) in nanoseconds: 100 s is included as `from`, excluded as `to`.
-    let scan = |from, to| messages(&engine.scan(LogstoreId(1), from, to));
+    let scan = |from, to| {
+        let engine = &engine;
+        async move {
+            let found = engine
+                .search(LogstoreId(1), from, to, &TokenQuery::Everything)
+                .await
+                .expect("search");
+            messages(&found)
+        }
+    };
     assert_eq!(
-        scan(LogTime::new(100, 0), LogTime::new(100, 1)),
+        scan(LogTime::new(100, 0), LogTime::new(100, 1)).await,
         vec!["a", "b"]
     );
-    assert_eq!(scan(LogTime::new(50, 0), LogTime::new(100, 0)), vec!["c"]);
-    assert!(scan(LogTime::new(50, 1), LogTime::new(99, 999_999_999)).is_empty());
+    assert_eq!(
+        scan(LogTime::new(50, 0), LogTime::new(100, 0)).await,
+        vec!["c"]
+    );
+    assert!(scan(LogTime::new(50, 1), LogTime::new(99, 999_999_999))
+        .await
+        .is_empty());
 
     let stats = engine.stats();
     assert_eq!(stats.records, 4);
@@ -92,8 +106,8 @@ async fn reopen_restores_records_offsets_and_sequence_ids_once_each() {
             .await
             .expect("append");
         let before = (
-            everything(&engine, 1),
-            everything(&engine, 2),
+            everything(&engine, 1).await,
+            everything(&engine, 2).await,
             engine.stats(),
         );
         engine.shutdown().await.expect("shutdown");
@@ -102,8 +116,8 @@ async fn reopen_restores_records_offsets_and_sequence_ids_once_each() {
 
     let engine = open(root.path()).await;
     let after = (
-        everything(&engine, 1),
-        everything(&engine, 2),
+        everything(&engine, 1).await,
+        everything(&engine, 2).await,
         engine.stats(),
     );
     // Equal values, byte for byte (the non-UTF-8 record included), none lost, none twice.
@@ -137,7 +151,7 @@ async fn reopen_restores_records_offsets_and_sequence_ids_once_each() {
         .expect("append");
     assert_eq!(receipt.first_offset, 4);
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["one", "bin", "three", "four", "five"]
     );
 }
@@ -158,7 +172,7 @@ async fn a_dropped_engine_without_shutdown_loses_nothing_acknowledged() {
     }
     let engine = open(root.path()).await;
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["m0", "m1", "m2", "m3", "m4"]
     );
     assert!(engine
@@ -181,7 +195,7 @@ async fn dropped_logstores_stay_dropped_after_reopen() {
             .await
             .expect("append");
         engine.drop_logstore(LogstoreId(1)).await.expect("drop");
-        assert!(everything(&engine, 1).is_empty());
+        assert!(everything(&engine, 1).await.is_empty());
         assert_eq!(engine.stats().records, 1);
         assert!(matches!(
             engine.append(request(1, group(&["late"], 1))).await,
@@ -192,8 +206,8 @@ async fn dropped_logstores_stay_dropped_after_reopen() {
         engine.shutdown().await.expect("shutdown");
     }
     let engine = open(root.path()).await;
-    assert!(everything(&engine, 1).is_empty());
-    assert_eq!(messages(&everything(&engine, 2)), vec!["kept"]);
+    assert!(everything(&engine, 1).await.is_empty());
+    assert_eq!(messages(&everything(&engine, 2).await), vec!["kept"]);
     assert_eq!(engine.stats().records, 1);
     let refused = engine
         .append(produced(1, 0, "k", 2, group(&["late"], 1)))
@@ -226,13 +240,15 @@ async fn segments_roll_over_and_replay_in_order() {
             .map(|path| std::fs::metadata(path).expect("metadata").len())
             .sum();
         assert_eq!(stats.wal_bytes, on_disk);
+        // A segment rolls once a batch took it to its limit, so it exceeds the limit by
+        // at most one batch (here one small record).
         for path in &files {
-            assert!(std::fs::metadata(path).expect("metadata").len() <= 1024);
+            assert!(std::fs::metadata(path).expect("metadata").len() <= 1024 + 256);
         }
         engine.shutdown().await.expect("shutdown");
     }
     let engine = LogEngine::open(small).await.expect("reopen");
-    assert_eq!(messages(&everything(&engine, 1)), expected);
+    assert_eq!(messages(&everything(&engine, 1).await), expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -274,7 +290,7 @@ async fn concurrent_appends_are_all_acknowledged_and_stored_exactly_once() {
         engine.shutdown().await.expect("shutdown");
     }
     let engine = open(root.path()).await;
-    let stored = messages(&everything(&engine, 1));
+    let stored = messages(&everything(&engine, 1).await);
     assert_eq!(stored.len() as u64, TASKS * APPENDS);
     let unique: HashSet<&String> = stored.iter().collect();
     assert_eq!(unique.len(), stored.len(), "a record was stored twice");
@@ -310,13 +326,13 @@ async fn a_nearly_full_disk_refuses_appends_without_writing() {
             other => panic!("expected DiskFull, got {other:?}"),
         }
         assert_eq!(engine.stats().wal_bytes, wal_bytes);
-        assert!(everything(&engine, 1).is_empty());
+        assert!(everything(&engine, 1).await.is_empty());
         // Tombstones are exempt from the reserve: they are how space is reclaimed.
         engine.drop_logstore(LogstoreId(9)).await.expect("drop");
         engine.shutdown().await.expect("shutdown");
     }
     let engine = open(root.path()).await;
-    assert!(everything(&engine, 1).is_empty());
+    assert!(everything(&engine, 1).await.is_empty());
     // The refused sequence id was not committed either.
     engine
         .append(produced(1, 0, "k", 1, group(&["room now"], 1)))
@@ -360,7 +376,7 @@ async fn every_acknowledgement_follows_an_fsync_and_shutdown_is_final() {
     ));
     assert!(StoreError::ShuttingDown.is_retryable());
     // The scan side keeps working: the records are still in memory.
-    assert_eq!(everything(&engine, 1).len(), 3);
+    assert_eq!(everything(&engine, 1).await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,7 +408,9 @@ async fn appends_queued_before_shutdown_complete_and_persist() {
         acknowledged
     };
     let engine = open(root.path()).await;
-    let stored: HashSet<String> = messages(&everything(&engine, 1)).into_iter().collect();
+    let stored: HashSet<String> = messages(&everything(&engine, 1).await)
+        .into_iter()
+        .collect();
     assert_eq!(stored, acknowledged);
 }
 

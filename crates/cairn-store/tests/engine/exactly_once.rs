@@ -48,7 +48,7 @@ async fn replays_and_lower_ids_are_refused_without_writing() {
     assert_eq!(refused_as_replay(zero), (0, 5));
     // Nothing was written for the refusals.
     assert_eq!(engine.stats(), stats);
-    assert_eq!(messages(&everything(&engine, 1)), vec!["five"]);
+    assert_eq!(messages(&everything(&engine, 1).await), vec!["five"]);
 
     // A gap is fine; the next id is above the last.
     engine
@@ -78,7 +78,7 @@ async fn replays_and_lower_ids_are_refused_without_writing() {
         .await
         .expect("plain again");
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["five", "nine", "other key", "other shard", "plain", "plain"]
     );
 }
@@ -116,7 +116,7 @@ async fn concurrent_copies_of_one_request_are_stored_once() {
         );
     }
     let expected: Vec<String> = (1..=5).map(|id| format!("request-{id}")).collect();
-    assert_eq!(messages(&everything(&engine, 1)), expected);
+    assert_eq!(messages(&everything(&engine, 1).await), expected);
 }
 
 #[tokio::test]

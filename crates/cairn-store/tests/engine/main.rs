@@ -6,4 +6,5 @@ mod durability;
 mod exactly_once;
 mod offsets;
 mod recovery;
+mod splits;
 mod support;

@@ -43,7 +43,7 @@ fn write_segment(root: &Path, bytes: &[u8]) {
 async fn assert_tail_dropped(root: &Path, boundary: usize, damage: &str) {
     let engine = open(root).await;
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["one", "two"],
         "{damage}"
     );
@@ -63,7 +63,7 @@ async fn assert_tail_dropped(root: &Path, boundary: usize, damage: &str) {
     drop(engine);
     let engine = open(root).await;
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["one", "two", "three again"],
         "{damage}"
     );
@@ -109,7 +109,7 @@ async fn zeroed_space_after_the_last_record_is_dropped() {
     write_segment(root.path(), &bytes);
     let engine = open(root.path()).await;
     assert_eq!(
-        messages(&everything(&engine, 1)),
+        messages(&everything(&engine, 1).await),
         vec!["one", "two", "three"]
     );
     assert_eq!(engine.stats().wal_bytes, end as u64);

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_model::{Field, LogEntry, LogGroupData, LogRecord, LogTime, LogstoreId};
+use cairn_model::{Field, LogEntry, LogGroupData, LogRecord, LogTime, LogstoreId, TokenQuery};
 use cairn_store::{AppendRequest, EngineConfig, LogEngine, ProducerSequence};
 
 /// A config for a WAL under `root`, with no free-space reserve (test machines vary).
@@ -63,12 +63,16 @@ pub fn produced(
 }
 
 /// Every record of a logstore, whatever its time.
-pub fn everything(engine: &LogEngine, logstore: i64) -> Vec<Arc<LogRecord>> {
-    engine.scan(
-        LogstoreId(logstore),
-        LogTime::new(0, 0),
-        LogTime::new(u32::MAX, 999_999_999),
-    )
+pub async fn everything(engine: &LogEngine, logstore: i64) -> Vec<Arc<LogRecord>> {
+    engine
+        .search(
+            LogstoreId(logstore),
+            LogTime::new(0, 0),
+            LogTime::new(u32::MAX, 999_999_999),
+            &TokenQuery::Everything,
+        )
+        .await
+        .expect("search")
 }
 
 /// The `message` values of records, in order.

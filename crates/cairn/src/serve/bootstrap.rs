@@ -15,7 +15,7 @@ use cairn_iam::Iam;
 use cairn_meta::Metastore;
 use cairn_model::AccountId;
 use object_store::local::LocalFileSystem;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::config::ServeConfig;
@@ -113,7 +113,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 
 /// Opens the local object store and proves it can write and read, so a broken objects
 /// directory fails the start, not the first flush.
-pub async fn check_object_store(data_dir: &Path) -> anyhow::Result<()> {
+pub async fn check_object_store(data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
     let root = data_dir.join("objects");
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let store = LocalFileSystem::new_with_prefix(&root)
@@ -133,5 +133,5 @@ pub async fn check_object_store(data_dir: &Path) -> anyhow::Result<()> {
     if read != body.as_bytes() {
         bail!("the object store returned different bytes than were written");
     }
-    Ok(())
+    Ok(Arc::new(store))
 }

@@ -36,6 +36,13 @@ pub struct ServeArguments {
     /// this many MiB, so the disk never fills under the log [default: 256].
     #[arg(long, env = "CAIRN_MIN_FREE_DISK_MB")]
     pub min_free_disk_mb: Option<u64>,
+    /// A logstore's records in memory are flushed into a split once they reach this many
+    /// raw MiB [default: 64].
+    #[arg(long, env = "CAIRN_FLUSH_MB")]
+    pub flush_mb: Option<u64>,
+    /// … or once the oldest of them is this many seconds old [default: 60].
+    #[arg(long, env = "CAIRN_FLUSH_SECONDS")]
+    pub flush_seconds: Option<u64>,
 }
 
 /// The config file's shape.
@@ -48,6 +55,8 @@ pub struct ServeConfigFile {
     log_format: Option<String>,
     endpoint_domains: Option<Vec<String>>,
     min_free_disk_mb: Option<u64>,
+    flush_mb: Option<u64>,
+    flush_seconds: Option<u64>,
 }
 
 /// How the server logs.
@@ -74,6 +83,10 @@ pub struct ServeConfig {
     pub endpoint_domains: Vec<String>,
     /// Free space the WAL disk keeps; writes are refused below it.
     pub min_free_disk_bytes: u64,
+    /// Raw bytes in memory per logstore that trigger a flush.
+    pub flush_bytes: u64,
+    /// Age of the oldest record in memory that triggers a flush.
+    pub flush_age: std::time::Duration,
 }
 
 impl ServeConfig {
@@ -107,10 +120,20 @@ impl ServeConfig {
             .min_free_disk_mb
             .or(file.min_free_disk_mb)
             .unwrap_or(256);
+        let flush_mb = arguments.flush_mb.or(file.flush_mb).unwrap_or(64);
+        let flush_seconds = arguments.flush_seconds.or(file.flush_seconds).unwrap_or(60);
         let mut config = Self::validate(data_dir, &listen, region, &log_format, endpoint_domains)?;
         config.min_free_disk_bytes = min_free_disk_mb
             .checked_mul(1024 * 1024)
             .with_context(|| format!("min_free_disk_mb {min_free_disk_mb} is too large"))?;
+        if flush_mb == 0 || flush_mb > 4096 {
+            bail!("flush_mb {flush_mb} must be between 1 and 4096");
+        }
+        if flush_seconds == 0 || flush_seconds > 86_400 {
+            bail!("flush_seconds {flush_seconds} must be between 1 and 86400");
+        }
+        config.flush_bytes = flush_mb * 1024 * 1024;
+        config.flush_age = std::time::Duration::from_secs(flush_seconds);
         Ok(config)
     }
 
@@ -161,6 +184,8 @@ impl ServeConfig {
             log_format,
             endpoint_domains,
             min_free_disk_bytes: 0,
+            flush_bytes: 0,
+            flush_age: std::time::Duration::ZERO,
         })
     }
 }
@@ -184,6 +209,8 @@ mod tests {
             log_format: None,
             endpoint_domains: None,
             min_free_disk_mb: None,
+            flush_mb: None,
+            flush_seconds: None,
         }
     }
 

@@ -23,11 +23,28 @@ use cairn_iam::{Iam, MasterKey, ResourceDirectory};
 use cairn_jobs::{EngineLogAccess, JobOptions, JobScheduler};
 use cairn_meta::{Metastore, SqliteMetastore};
 use cairn_server::{ServerComponents, ServerMetrics, ServerSettings, ServerState};
-use cairn_store::{EngineConfig, LogEngine};
+use cairn_store::{EngineConfig, FailpointAction, LogEngine, SplitFailpoint, SplitSettings};
 
 pub(crate) use config::LogFormat;
 pub use config::ServeArguments;
 use config::ServeConfig;
+
+/// A crash failpoint for end-to-end tests: `CAIRN_SPLIT_FAILPOINT` names the step of the
+/// split lifecycle at which the process aborts. Unset in production.
+fn split_failpoint_from_env() -> anyhow::Result<Option<(SplitFailpoint, FailpointAction)>> {
+    let Ok(name) = std::env::var("CAIRN_SPLIT_FAILPOINT") else {
+        return Ok(None);
+    };
+    let step = match name.as_str() {
+        "after-upload" => SplitFailpoint::AfterUpload,
+        "after-publish" => SplitFailpoint::AfterPublish,
+        "after-merge-upload" => SplitFailpoint::AfterMergeUpload,
+        "after-merge-publish" => SplitFailpoint::AfterMergePublish,
+        other => anyhow::bail!("CAIRN_SPLIT_FAILPOINT {other:?} is not a split failpoint"),
+    };
+    tracing::warn!(failpoint = %name, "a crash failpoint is armed");
+    Ok(Some((step, FailpointAction::Abort)))
+}
 
 /// Runs the server until a shutdown signal.
 pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
@@ -49,7 +66,11 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
     };
     let iam = Arc::new(Iam::new(meta.clone(), master_key));
     let operator = bootstrap::operator_account(data_dir, &meta, &iam, &config).await?;
-    bootstrap::check_object_store(data_dir).await?;
+    let objects = bootstrap::check_object_store(data_dir).await?;
+    let mut splits = SplitSettings::new(objects, meta.clone());
+    splits.flush_bytes = config.flush_bytes;
+    splits.flush_age = config.flush_age;
+    splits.failpoint = split_failpoint_from_env()?;
 
     let metrics = ServerMetrics::new();
     let fsync_histogram = metrics.wal_fsync_seconds.clone();
@@ -60,10 +81,11 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
             on_fsync: Some(Arc::new(move |latency| {
                 fsync_histogram.observe(latency.as_secs_f64())
             })),
+            splits: Some(splits),
             ..EngineConfig::default()
         })
         .await
-        .context("cannot open the write-ahead log")?,
+        .context("cannot open the log engine")?,
     );
 
     let directory = Arc::new(ResourceDirectory::new(meta.clone(), iam.clone()));

@@ -64,6 +64,8 @@ impl TestServer {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(extra_arguments)
             .env("CAIRN_LOG", "info")
+            // Records move into splits within a second, so every test also reads splits.
+            .env("CAIRN_FLUSH_SECONDS", "1")
             .env_remove("CAIRN_MASTER_KEY")
             .stdout(Stdio::null())
             .stderr(log)

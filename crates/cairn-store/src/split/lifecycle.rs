@@ -1,0 +1,569 @@
+//! # The split lifecycle: flush, merge, retention, and cleaning up after crashes
+//!
+//! One background task per engine moves records through their life:
+//!
+//! ```text
+//! memtable ──flush──▶ level-0 split ──merge──▶ larger split ──retention──▶ deleted
+//! ```
+//!
+//! **Flush** (a logstore's memory holds `flush_bytes` raw bytes, or its oldest record is
+//! `flush_age` old): build the split from a snapshot of the records in memory, upload both
+//! files, publish the split in the catalog, then — under the memtable's write lock — add it
+//! to the logstore and drop its records from memory; finally tell the WAL writer, which
+//! removes segments holding nothing newer.
+//!
+//! **Merge**: at least `merge_min_inputs` adjacent small splits become one (read, rebuilt,
+//! uploaded, then swapped for the inputs in one catalog transaction).
+//!
+//! **Retention**: splits whose newest record is older than the logstore's TTL are removed
+//! from the catalog, then from memory; their files go after a grace period (readers holding
+//! an older snapshot may still read them).
+//!
+//! ## What a crash leaves, and why nothing is lost or doubled
+//!
+//! | crash after…            | on restart                                                    |
+//! |-------------------------|---------------------------------------------------------------|
+//! | upload, before publish  | the files are orphans (deleted); the WAL still has the records |
+//! | publish                 | replay skips records below the split's end; WAL kept until the next publish truncates it |
+//! | WAL truncation          | nothing to do                                                 |
+//! | merge upload            | orphans deleted; inputs still published                       |
+//! | merge publish           | the catalog has the merged split only; input files are orphans |
+//!
+//! The catalog is the single source of truth: a record is readable from a split iff the
+//! split is published, and published splits never overlap (the catalog checks it), so a
+//! record is never in two places and never in none. Failpoints ([`SplitFailpoint`]) stop the
+//! lifecycle at each of these steps so tests can prove it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_meta::{SplitRecord, SplitStore, SplitStoreError};
+use cairn_model::{LogRecord, LogstoreId};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use tokio::sync::{mpsc, Mutex, Notify};
+
+use crate::memtable::Memtable;
+use crate::split::files::{build_split, index_path, object_error, parquet_path, upload_split};
+use crate::split::reader::SplitReader;
+use crate::writer::Command;
+use crate::StoreError;
+
+/// Where the lifecycle may be stopped for a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitFailpoint {
+    /// A flushed split's files are uploaded, not yet published.
+    AfterUpload,
+    /// A flushed split is published, its records still in memory and in the WAL.
+    AfterPublish,
+    /// A merged split's files are uploaded, the inputs still published.
+    AfterMergeUpload,
+    /// A merged split replaced its inputs in the catalog, their files not yet deleted.
+    AfterMergePublish,
+}
+
+/// What happens at a failpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailpointAction {
+    /// The process aborts (a real crash; for end-to-end tests of the server).
+    Abort,
+    /// The lifecycle task stops right there and does nothing more (for in-process tests,
+    /// which then drop and reopen the engine).
+    Halt,
+}
+
+/// How an engine keeps splits.
+#[derive(Clone)]
+pub struct SplitSettings {
+    /// Where split files live.
+    pub object_store: Arc<dyn ObjectStore>,
+    /// The catalog of published splits.
+    pub catalog: Arc<dyn SplitStore>,
+    /// A logstore is flushed once its memory holds this many raw bytes. Default 64 MiB.
+    pub flush_bytes: u64,
+    /// … or once its oldest record in memory is this old. Default 60 s.
+    pub flush_age: Duration,
+    /// Adjacent splits are merged once at least this many small ones exist. Default 4.
+    pub merge_min_inputs: usize,
+    /// A merge produces at most this many raw bytes. Default 512 MiB.
+    pub merge_max_raw_bytes: u64,
+    /// How often the task looks for work. Default 1 s.
+    pub tick: Duration,
+    /// How often expired splits are looked for. Default 60 s.
+    pub retention_interval: Duration,
+    /// How long removed split files stay for readers that still see them. Default 60 s.
+    pub deletion_grace: Duration,
+    /// A failpoint, for tests.
+    pub failpoint: Option<(SplitFailpoint, FailpointAction)>,
+}
+
+impl SplitSettings {
+    /// Settings with the defaults above.
+    pub fn new(object_store: Arc<dyn ObjectStore>, catalog: Arc<dyn SplitStore>) -> Self {
+        Self {
+            object_store,
+            catalog,
+            flush_bytes: 64 * 1024 * 1024,
+            flush_age: Duration::from_secs(60),
+            merge_min_inputs: 4,
+            merge_max_raw_bytes: 512 * 1024 * 1024,
+            tick: Duration::from_secs(1),
+            retention_interval: Duration::from_secs(60),
+            deletion_grace: Duration::from_secs(60),
+            failpoint: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SplitSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SplitSettings")
+            .field("flush_bytes", &self.flush_bytes)
+            .field("flush_age", &self.flush_age)
+            .field("merge_min_inputs", &self.merge_min_inputs)
+            .field("merge_max_raw_bytes", &self.merge_max_raw_bytes)
+            .field("failpoint", &self.failpoint)
+            .finish()
+    }
+}
+
+/// The lifecycle stopped at a failpoint.
+#[derive(Debug)]
+pub(crate) struct Halted;
+
+/// The background worker and what it shares with the engine.
+pub(crate) struct SplitLifecycle {
+    pub settings: SplitSettings,
+    pub memtable: Arc<Memtable>,
+    pub reader: Arc<SplitReader>,
+    /// Weak, so that the engine's drop closes the writer's channel even while this lives.
+    pub commands: mpsc::WeakSender<Command>,
+    /// Held by every change to a logstore's splits (flush, merge, retention, drop).
+    pub changes: Arc<Mutex<()>>,
+    pub shutdown: Arc<Notify>,
+    /// Files to delete once their grace period ends.
+    pending_deletions: std::sync::Mutex<Vec<(Instant, Path)>>,
+    last_retention: std::sync::Mutex<Option<Instant>>,
+}
+
+fn catalog_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Catalog {
+        reason: error.to_string(),
+    }
+}
+
+impl SplitLifecycle {
+    pub(crate) fn new(
+        settings: SplitSettings,
+        memtable: Arc<Memtable>,
+        reader: Arc<SplitReader>,
+        commands: mpsc::WeakSender<Command>,
+        changes: Arc<Mutex<()>>,
+        shutdown: Arc<Notify>,
+    ) -> Self {
+        Self {
+            settings,
+            memtable,
+            reader,
+            commands,
+            changes,
+            shutdown,
+            pending_deletions: std::sync::Mutex::new(Vec::new()),
+            last_retention: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Removes every split of a dropped logstore: catalog records first, then files.
+    pub(crate) async fn drop_logstore(&self, logstore: LogstoreId) -> Result<(), StoreError> {
+        let _changes = Arc::clone(&self.changes).lock_owned().await;
+        let splits = self
+            .settings
+            .catalog
+            .list_splits(logstore)
+            .await
+            .map_err(catalog_error)?;
+        let ids: Vec<String> = splits.iter().map(|split| split.split_id.clone()).collect();
+        self.settings
+            .catalog
+            .delete_splits(&ids)
+            .await
+            .map_err(catalog_error)?;
+        self.reader.evict(&ids);
+        for id in &ids {
+            self.schedule_deletion(logstore, id, Duration::ZERO);
+        }
+        self.delete_due_files().await;
+        Ok(())
+    }
+
+    /// Runs until shutdown (or a halting failpoint).
+    pub(crate) async fn run(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.tick) => {}
+                _ = self.shutdown.notified() => break,
+            }
+            if self.pass().await.is_err() {
+                tracing::warn!("split lifecycle halted at a failpoint");
+                return;
+            }
+        }
+    }
+
+    fn failpoint(&self, step: SplitFailpoint) -> Result<(), Halted> {
+        match self.settings.failpoint {
+            Some((at, FailpointAction::Abort)) if at == step => {
+                tracing::error!(step = ?step, "split failpoint reached: aborting");
+                std::process::abort();
+            }
+            Some((at, FailpointAction::Halt)) if at == step => Err(Halted),
+            _ => Ok(()),
+        }
+    }
+
+    /// One round of work: flushes due, one merge per logstore, retention when due, and
+    /// deletions whose grace ended.
+    async fn pass(&self) -> Result<(), Halted> {
+        let mut uses = self.memtable.memory_use();
+        uses.sort_by_key(|usage| std::cmp::Reverse(usage.raw_bytes));
+        for usage in &uses {
+            let due = usage.records > 0
+                && (usage.raw_bytes >= self.settings.flush_bytes
+                    || usage
+                        .oldest_arrival
+                        .is_some_and(|at| at.elapsed() >= self.settings.flush_age));
+            if due {
+                if let Err(error) = self.flush(usage.logstore).await? {
+                    tracing::warn!(logstore = %usage.logstore, error = %error, "split flush failed; will retry");
+                }
+            }
+        }
+        for usage in &uses {
+            if let Err(error) = self.merge(usage.logstore).await? {
+                tracing::warn!(logstore = %usage.logstore, error = %error, "split merge failed; will retry");
+            }
+        }
+        let retention_due = {
+            let mut last = self
+                .last_retention
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = last.is_none_or(|at| at.elapsed() >= self.settings.retention_interval);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if retention_due {
+            if let Err(error) = self.expire().await {
+                tracing::warn!(error = %error, "split retention failed; will retry");
+            }
+        }
+        self.delete_due_files().await;
+        Ok(())
+    }
+
+    /// Flushes everything in memory of `logstore` into one split.
+    pub(crate) async fn flush(
+        &self,
+        logstore: LogstoreId,
+    ) -> Result<Result<(), StoreError>, Halted> {
+        let _changes = Arc::clone(&self.changes).lock_owned().await;
+        let (base, records) = self.memtable.unflushed(logstore);
+        if records.is_empty() {
+            return Ok(Ok(()));
+        }
+        let built = tokio::task::spawn_blocking(move || {
+            let with_offsets: Vec<(u64, &LogRecord)> = records
+                .iter()
+                .zip(base..)
+                .map(|(record, offset)| (offset, record.as_ref()))
+                .collect();
+            build_split(&with_offsets)
+        })
+        .await
+        .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")));
+        let built = match built.and_then(|built| built) {
+            Ok(built) => built,
+            Err(error) => return Ok(Err(error)),
+        };
+        let split_id = uuid::Uuid::new_v4().simple().to_string();
+        if let Err(error) =
+            upload_split(&*self.settings.object_store, logstore, &split_id, &built).await
+        {
+            return Ok(Err(error));
+        }
+        self.failpoint(SplitFailpoint::AfterUpload)?;
+        let record = SplitRecord {
+            split_id: split_id.clone(),
+            logstore,
+            first_offset: built.first_offset,
+            end_offset: built.end_offset,
+            min_time: built.min_time,
+            max_time: built.max_time,
+            row_count: built.row_count,
+            raw_bytes: built.raw_bytes,
+            parquet_bytes: built.parquet.len() as u64,
+            index_bytes: built.index.len() as u64,
+            merge_level: 0,
+            published_at: unix_now(),
+        };
+        if let Err(error) = self.settings.catalog.publish_split(&record).await {
+            self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+            return Ok(Err(catalog_error(error)));
+        }
+        self.failpoint(SplitFailpoint::AfterPublish)?;
+        self.memtable.publish_split(Arc::new(record.clone()));
+        if let Some(commands) = self.commands.upgrade() {
+            let _ = commands
+                .send(Command::SplitPublished {
+                    logstore,
+                    end_offset: record.end_offset,
+                })
+                .await;
+        }
+        tracing::info!(
+            logstore = %logstore,
+            split = %split_id,
+            rows = record.row_count,
+            raw_bytes = record.raw_bytes,
+            parquet_bytes = record.parquet_bytes,
+            index_bytes = record.index_bytes,
+            "split flushed"
+        );
+        Ok(Ok(()))
+    }
+
+    /// Merges the first run of small adjacent splits of `logstore`, if there is one.
+    async fn merge(&self, logstore: LogstoreId) -> Result<Result<(), StoreError>, Halted> {
+        let _changes = Arc::clone(&self.changes).lock_owned().await;
+        let splits = self.memtable.snapshot(logstore).splits;
+        let Some(inputs) = merge_candidates(&splits, &self.settings) else {
+            return Ok(Ok(()));
+        };
+        let mut records: Vec<(u64, LogRecord)> = Vec::new();
+        for split in &inputs {
+            match self.reader.read_all(split).await {
+                Ok(read) => records.extend(read),
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        let built = tokio::task::spawn_blocking(move || {
+            let borrowed: Vec<(u64, &LogRecord)> = records
+                .iter()
+                .map(|(offset, record)| (*offset, record))
+                .collect();
+            build_split(&borrowed)
+        })
+        .await
+        .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")));
+        let built = match built.and_then(|built| built) {
+            Ok(built) => built,
+            Err(error) => return Ok(Err(error)),
+        };
+        let split_id = uuid::Uuid::new_v4().simple().to_string();
+        if let Err(error) =
+            upload_split(&*self.settings.object_store, logstore, &split_id, &built).await
+        {
+            return Ok(Err(error));
+        }
+        self.failpoint(SplitFailpoint::AfterMergeUpload)?;
+        let merged = SplitRecord {
+            split_id: split_id.clone(),
+            logstore,
+            first_offset: built.first_offset,
+            end_offset: built.end_offset,
+            min_time: built.min_time,
+            max_time: built.max_time,
+            row_count: built.row_count,
+            raw_bytes: built.raw_bytes,
+            parquet_bytes: built.parquet.len() as u64,
+            index_bytes: built.index.len() as u64,
+            merge_level: inputs
+                .iter()
+                .map(|split| split.merge_level)
+                .max()
+                .unwrap_or(0)
+                + 1,
+            published_at: unix_now(),
+        };
+        let input_ids: Vec<String> = inputs.iter().map(|split| split.split_id.clone()).collect();
+        match self
+            .settings
+            .catalog
+            .replace_splits(&input_ids, &merged)
+            .await
+        {
+            Ok(()) => {}
+            Err(error @ SplitStoreError::NotPublished { .. }) => {
+                // Retention removed an input meanwhile: drop the merge, try again later.
+                self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+                tracing::info!(logstore = %logstore, error = %error, "split merge abandoned");
+                return Ok(Ok(()));
+            }
+            Err(error) => {
+                self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+                return Ok(Err(catalog_error(error)));
+            }
+        }
+        self.failpoint(SplitFailpoint::AfterMergePublish)?;
+        self.memtable
+            .replace_splits(logstore, &input_ids, Some(Arc::new(merged.clone())));
+        self.reader.evict(&input_ids);
+        for id in &input_ids {
+            self.schedule_deletion(logstore, id, self.settings.deletion_grace);
+        }
+        tracing::info!(
+            logstore = %logstore,
+            split = %split_id,
+            inputs = input_ids.len(),
+            rows = merged.row_count,
+            level = merged.merge_level,
+            "splits merged"
+        );
+        Ok(Ok(()))
+    }
+
+    /// Removes splits past their logstore's TTL.
+    pub(crate) async fn expire(&self) -> Result<(), StoreError> {
+        let expired = self
+            .settings
+            .catalog
+            .expired_splits(unix_now())
+            .await
+            .map_err(catalog_error)?;
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let _changes = Arc::clone(&self.changes).lock_owned().await;
+        let ids: Vec<String> = expired.iter().map(|split| split.split_id.clone()).collect();
+        self.settings
+            .catalog
+            .delete_splits(&ids)
+            .await
+            .map_err(catalog_error)?;
+        let mut by_logstore: HashMap<LogstoreId, Vec<String>> = HashMap::new();
+        for split in &expired {
+            by_logstore
+                .entry(split.logstore)
+                .or_default()
+                .push(split.split_id.clone());
+        }
+        for (logstore, ids) in &by_logstore {
+            self.memtable.replace_splits(*logstore, ids, None);
+        }
+        self.reader.evict(&ids);
+        for split in &expired {
+            self.schedule_deletion(
+                split.logstore,
+                &split.split_id,
+                self.settings.deletion_grace,
+            );
+        }
+        tracing::info!(splits = expired.len(), "expired splits removed");
+        Ok(())
+    }
+
+    fn schedule_deletion(&self, logstore: LogstoreId, split_id: &str, grace: Duration) {
+        let at = Instant::now() + grace;
+        let mut pending = self
+            .pending_deletions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.push((at, parquet_path(logstore, split_id)));
+        pending.push((at, index_path(logstore, split_id)));
+    }
+
+    async fn delete_due_files(&self) {
+        let now = Instant::now();
+        let due: Vec<(Instant, Path)> = {
+            let mut pending = self
+                .pending_deletions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(at, _)| *at <= now);
+            *pending = later;
+            due
+        };
+        for (_, path) in due {
+            delete_object(&*self.settings.object_store, &path).await;
+        }
+    }
+}
+
+/// Deletes an object; a missing one is fine, other failures are logged (the orphan sweep at
+/// the next start retries).
+pub(crate) async fn delete_object(store: &dyn ObjectStore, path: &Path) {
+    match store.delete(path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(error) => {
+            tracing::warn!(path = %path, error = %object_error("deleting", path, error), "split file not deleted");
+        }
+    }
+}
+
+/// The first run of at least `merge_min_inputs` adjacent splits, each below half the merge
+/// size, whose total stays within it.
+fn merge_candidates(
+    splits: &[Arc<SplitRecord>],
+    settings: &SplitSettings,
+) -> Option<Vec<Arc<SplitRecord>>> {
+    let small = |split: &SplitRecord| split.raw_bytes < settings.merge_max_raw_bytes / 2;
+    let mut run: Vec<Arc<SplitRecord>> = Vec::new();
+    let mut total = 0u64;
+    for split in splits {
+        let adjacent = run
+            .last()
+            .is_none_or(|last| last.end_offset == split.first_offset);
+        if !small(split) || !adjacent || total + split.raw_bytes > settings.merge_max_raw_bytes {
+            if run.len() >= settings.merge_min_inputs.max(2) {
+                return Some(run);
+            }
+            run.clear();
+            total = 0;
+            if !small(split) {
+                continue;
+            }
+        }
+        total += split.raw_bytes;
+        run.push(Arc::clone(split));
+    }
+    (run.len() >= settings.merge_min_inputs.max(2)).then_some(run)
+}
+
+/// Deletes split files that no published split owns: leftovers of a crash between upload and
+/// publish, or of a merge or retention before its grace period ended. Run at start, before
+/// anything is flushed.
+pub(crate) async fn sweep_orphans(
+    store: &dyn ObjectStore,
+    published: &HashSet<String>,
+) -> Result<usize, StoreError> {
+    let prefix = Path::from("splits");
+    let listed: Vec<object_store::ObjectMeta> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|error| object_error("listing", &prefix, error))?;
+    let mut removed = 0;
+    for object in listed {
+        let owner = object
+            .location
+            .filename()
+            .and_then(|name| name.split('.').next())
+            .map(str::to_owned);
+        if owner.is_some_and(|id| !published.contains(&id)) {
+            delete_object(store, &object.location).await;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}

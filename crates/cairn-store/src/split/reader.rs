@@ -1,0 +1,256 @@
+//! Reading a logstore through its snapshot: published splits (from object storage, through
+//! a cache of their token indexes and Parquet metadata) followed by the records in memory.
+//!
+//! Invariants:
+//! - Reads work on one [`LogstoreSnapshot`], so they see every record exactly once even while
+//!   a flush, merge or retention changes the logstore.
+//! - Only blocks whose time range and token filter admit the search are read; records are
+//!   then filtered by exact time (nanoseconds), never by the filter alone.
+//! - The cache holds immutable data keyed by split id; an entry is dropped when its split is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cairn_meta::SplitRecord;
+use cairn_model::{LogRecord, LogTime, TokenQuery};
+use object_store::ObjectStore;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+
+use crate::memtable::LogstoreSnapshot;
+use crate::split::files::{
+    index_path, load_parquet_metadata, parquet_path, read_object, read_split_blocks,
+};
+use crate::split::token_index::{TokenIndex, BLOCK_ROWS};
+use crate::StoreError;
+
+/// What is kept in memory per split.
+#[derive(Debug)]
+pub(crate) struct CachedSplit {
+    pub index: TokenIndex,
+    pub metadata: ArrowReaderMetadata,
+}
+
+/// Reads split files, caching each split's index and metadata.
+#[derive(Debug)]
+pub(crate) struct SplitReader {
+    store: Arc<dyn ObjectStore>,
+    cache: Mutex<HashMap<String, Arc<CachedSplit>>>,
+}
+
+impl SplitReader {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The object store holding the files.
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// Forgets cached data of splits that are gone.
+    pub(crate) fn evict(&self, split_ids: &[String]) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        for id in split_ids {
+            cache.remove(id);
+        }
+    }
+
+    async fn cached(&self, split: &SplitRecord) -> Result<Arc<CachedSplit>, StoreError> {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&split.split_id)
+        {
+            return Ok(Arc::clone(hit));
+        }
+        let index_bytes =
+            read_object(&*self.store, &index_path(split.logstore, &split.split_id)).await?;
+        let index = TokenIndex::parse(&index_bytes)?;
+        if index.row_count() != split.row_count {
+            return Err(StoreError::split(format!(
+                "split {} has {} rows in its index but {} in the catalog",
+                split.split_id,
+                index.row_count(),
+                split.row_count
+            )));
+        }
+        let metadata = load_parquet_metadata(
+            self.store(),
+            &parquet_path(split.logstore, &split.split_id),
+            split.parquet_bytes,
+        )
+        .await?;
+        let entry = Arc::new(CachedSplit { index, metadata });
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(split.split_id.clone(), Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Reads `blocks` (sorted; `None` for all) of a split.
+    async fn read_blocks(
+        &self,
+        split: &SplitRecord,
+        cached: &CachedSplit,
+        blocks: Option<&[usize]>,
+    ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
+        read_split_blocks(
+            self.store(),
+            &parquet_path(split.logstore, &split.split_id),
+            split.parquet_bytes,
+            cached.metadata.clone(),
+            split.row_count,
+            blocks,
+        )
+        .await
+    }
+
+    /// Every record of a split, in offset order (for merges).
+    pub(crate) async fn read_all(
+        &self,
+        split: &SplitRecord,
+    ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
+        let cached = self.cached(split).await?;
+        self.read_blocks(split, &cached, None).await
+    }
+
+    /// Records of the snapshot whose time is in `[from, to)` and whose blocks `tokens`
+    /// admits, in offset order.
+    pub(crate) async fn search(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        from: LogTime,
+        to: LogTime,
+        tokens: &TokenQuery,
+    ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
+        let in_range = |record: &LogRecord| {
+            let time = record.time.as_nanos();
+            from.as_nanos() <= time && time < to.as_nanos()
+        };
+        let (from_seconds, to_seconds) = (i64::from(from.seconds), i64::from(to.seconds) + 1);
+        let mut found = Vec::new();
+        for split in &snapshot.splits {
+            if split.max_time < from_seconds || split.min_time >= to_seconds {
+                continue;
+            }
+            let cached = self.cached(split).await?;
+            let blocks = cached
+                .index
+                .candidate_blocks(tokens, from_seconds, to_seconds);
+            if blocks.is_empty() {
+                continue;
+            }
+            let everything = blocks.len() == cached.index.block_count();
+            let records = self
+                .read_blocks(split, &cached, (!everything).then_some(&blocks[..]))
+                .await?;
+            found.extend(
+                records
+                    .into_iter()
+                    .filter(|(_, record)| in_range(record))
+                    .map(|(_, record)| Arc::new(record)),
+            );
+        }
+        found.extend(
+            snapshot
+                .records
+                .iter()
+                .filter(|record| in_range(record))
+                .cloned(),
+        );
+        Ok(found)
+    }
+
+    /// Up to `max_records` records from `offset` on (see `LogEngine::read_from`).
+    pub(crate) async fn read_from(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        offset: u64,
+        max_records: usize,
+    ) -> Result<(Vec<(u64, Arc<LogRecord>)>, u64), StoreError> {
+        let first = snapshot
+            .splits
+            .first()
+            .map_or(snapshot.base_offset, |split| split.first_offset);
+        let mut position = offset.max(first);
+        let mut out: Vec<(u64, Arc<LogRecord>)> = Vec::new();
+        for split in &snapshot.splits {
+            if out.len() >= max_records {
+                break;
+            }
+            if split.end_offset <= position {
+                continue;
+            }
+            // A gap (a split removed by retention) is skipped.
+            position = position.max(split.first_offset);
+            let wanted = (max_records - out.len()) as u64;
+            let end = split.end_offset.min(position.saturating_add(wanted));
+            let first_block = ((position - split.first_offset) as usize) / BLOCK_ROWS;
+            let last_block = ((end - 1 - split.first_offset) as usize) / BLOCK_ROWS;
+            let blocks: Vec<usize> = (first_block..=last_block).collect();
+            let cached = self.cached(split).await?;
+            let records = self.read_blocks(split, &cached, Some(&blocks)).await?;
+            out.extend(
+                records
+                    .into_iter()
+                    .filter(|(at, _)| (position..end).contains(at))
+                    .map(|(at, record)| (at, Arc::new(record))),
+            );
+            position = end;
+        }
+        if out.len() < max_records {
+            position = position.max(snapshot.base_offset);
+            let start = usize::try_from(position - snapshot.base_offset).unwrap_or(usize::MAX);
+            out.extend(
+                snapshot
+                    .records
+                    .iter()
+                    .skip(start)
+                    .take(max_records - out.len())
+                    .zip(position..)
+                    .map(|(record, at)| (at, Arc::clone(record))),
+            );
+        }
+        let next = out.last().map_or(offset.max(first), |(at, _)| at + 1);
+        Ok((out, next))
+    }
+
+    /// The offset of the first record (in offset order) whose time is at or after `time`,
+    /// or the snapshot's end.
+    pub(crate) async fn offset_at_time(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        time: LogTime,
+    ) -> Result<u64, StoreError> {
+        let seconds = i64::from(time.seconds);
+        for split in &snapshot.splits {
+            if split.max_time < seconds {
+                continue;
+            }
+            let cached = self.cached(split).await?;
+            let blocks = cached
+                .index
+                .candidate_blocks(&TokenQuery::Everything, seconds, i64::MAX);
+            for block in blocks {
+                let records = self.read_blocks(split, &cached, Some(&[block])).await?;
+                if let Some((at, _)) = records
+                    .iter()
+                    .find(|(_, record)| record.time.as_nanos() >= time.as_nanos())
+                {
+                    return Ok(*at);
+                }
+            }
+        }
+        let in_memory = snapshot
+            .records
+            .iter()
+            .position(|record| record.time.as_nanos() >= time.as_nanos())
+            .unwrap_or(snapshot.records.len());
+        Ok(snapshot.base_offset + in_memory as u64)
+    }
+}
