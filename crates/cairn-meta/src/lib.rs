@@ -15,7 +15,10 @@
 //! - an account is in at most one resource directory, and every membership change is logged
 //!   with its events in one transaction (see [`DirectoryStore`]).
 //! - a pipeline config's version never repeats for its name (see [`FleetStore`]).
+//! - a shard of a consumer group is held by at most one consumer, and an unforced checkpoint
+//!   comes only from its holder (see [`ConsumerGroupStore`]).
 
+mod consumer_group_store;
 mod directory_store;
 mod error;
 mod fleet_records;
@@ -25,11 +28,16 @@ mod iam_store;
 mod job_store;
 mod metastore;
 mod records;
+mod shard_assignment;
 mod sqlite;
 
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
+pub use consumer_group_store::{
+    CheckpointUpdate, ConsumerGroupRecord, ConsumerGroupStore, ConsumerGroupStoreError,
+    ConsumerGroupUpdate, ConsumerHeartbeat, ShardCheckpoint,
+};
 pub use directory_store::{
     DirectoryEvent, DirectoryMembership, DirectoryRecord, DirectoryService, DirectoryStore,
     DirectoryStoreError, InvitationRecord, InvitationStatus, JoinMethod, MemberRecord,
@@ -52,4 +60,5 @@ pub use records::{
     AccessKeyRecord, AccessKeyStatus, Account, ListQuery, LogstoreRecord, LogstoreUpdate,
     NewLogstore, Page, ProjectRecord, User,
 };
+pub use shard_assignment::{assign_shards, Assignment, AssignmentInput};
 pub use sqlite::SqliteMetastore;

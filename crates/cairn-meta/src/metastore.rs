@@ -23,7 +23,13 @@ use crate::{
 /// Cairn's metadata store. Used as `Arc<dyn Metastore>`.
 #[async_trait]
 pub trait Metastore:
-    crate::DirectoryStore + crate::JobStore + crate::IamStore + crate::FleetStore + Send + Sync
+    crate::DirectoryStore
+    + crate::JobStore
+    + crate::IamStore
+    + crate::FleetStore
+    + crate::ConsumerGroupStore
+    + Send
+    + Sync
 {
     // ---- accounts ----
 
