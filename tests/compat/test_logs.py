@@ -341,18 +341,12 @@ def test_unicode_and_non_utf8_values(client, client_v1, project):
 
 def test_non_utf8_exact_via_pull_logs(client, project):
     """PullLogs returns protobuf, which can carry the exact bytes that were put."""
-    from aliyun.log import LogException
     client.create_logstore(project, "pull", ttl=30, shard_count=1)
     raw = b"ok-\xff\xfe\x80-end"
     client.put_logs(PutLogsRequest(project, "pull", "tp", "9.9.9.9",
                                    [LogItem(timestamp=int(time.time()), contents=[("value", raw), ("n", "1")])],
                                    logtags=[("tk", "tv")]))
-    try:
-        shards = client.list_shards(project, "pull").get_shards_info()
-    except LogException as ex:
-        if ex.get_error_code() == "RequestNotSupported":
-            pytest.skip("server does not serve ListShards/PullLogs yet: %s" % ex.get_error_message())
-        raise
+    shards = client.list_shards(project, "pull").get_shards_info()
     assert len(shards) == 1
     shard = shards[0]["shardID"]
     cursor = client.get_begin_cursor(project, "pull", shard).get_cursor()

@@ -16,7 +16,10 @@
 //!   with its events in one transaction (see [`DirectoryStore`]).
 //! - a pipeline config's version never repeats for its name (see [`FleetStore`]).
 //! - published splits of a logstore never share an offset (see [`SplitStore`]).
+//! - a shard of a consumer group is held by at most one consumer, and an unforced checkpoint
+//!   comes only from its holder (see [`ConsumerGroupStore`]).
 
+mod consumer_group_store;
 mod directory_store;
 mod error;
 mod fleet_records;
@@ -26,12 +29,17 @@ mod iam_store;
 mod job_store;
 mod metastore;
 mod records;
+mod shard_assignment;
 mod split_store;
 mod sqlite;
 
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
+pub use consumer_group_store::{
+    CheckpointUpdate, ConsumerGroupRecord, ConsumerGroupStore, ConsumerGroupStoreError,
+    ConsumerGroupUpdate, ConsumerHeartbeat, ShardCheckpoint,
+};
 pub use directory_store::{
     DirectoryEvent, DirectoryMembership, DirectoryRecord, DirectoryService, DirectoryStore,
     DirectoryStoreError, InvitationRecord, InvitationStatus, JoinMethod, MemberRecord,
@@ -54,5 +62,6 @@ pub use records::{
     AccessKeyRecord, AccessKeyStatus, Account, ListQuery, LogstoreRecord, LogstoreUpdate,
     NewLogstore, Page, ProjectRecord, User,
 };
+pub use shard_assignment::{assign_shards, Assignment, AssignmentInput};
 pub use split_store::{SplitRecord, SplitStore, SplitStoreError};
 pub use sqlite::SqliteMetastore;

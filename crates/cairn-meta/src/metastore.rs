@@ -28,6 +28,7 @@ pub trait Metastore:
     + crate::IamStore
     + crate::FleetStore
     + crate::SplitStore
+    + crate::ConsumerGroupStore
     + Send
     + Sync
 {

@@ -3,12 +3,16 @@
 //! Forms (region is `cairn` on a self-hosted server unless configured):
 //! - `acs:log:<region>:<account>:project/<project>`
 //! - `acs:log:<region>:<account>:project/<project>/logstore/<logstore>`
+//! - `acs:log:<region>:<account>:project/<project>/logstore/<logstore>/consumergroup/<group>`
+//!   (`<group>` is `*` for calls on all of a logstore's groups, as in SLS)
 //! - `acs:log:<region>:<account>:project/*` (project-less calls such as ListProject)
 //! - `acs:ram::<account>:user/<name>` and `acs:ram::<account>:role/<name>`
 
 use std::fmt;
 
-use crate::{AccountId, LogstoreName, ModelError, ProjectName, RoleName, UserName};
+use crate::{
+    AccountId, ConsumerGroupName, LogstoreName, ModelError, ProjectName, RoleName, UserName,
+};
 
 /// A parsed resource ARN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +44,23 @@ impl ResourceArn {
             region,
             account,
             format!("project/{project}/logstore/{logstore}"),
+        )
+    }
+
+    /// The ARN of one consumer group of a logstore, or with `group` `None` the ARN SLS uses
+    /// for calls on all of its groups (`.../consumergroup/*`, e.g. ListConsumerGroup).
+    pub fn consumer_group(
+        region: &str,
+        account: AccountId,
+        project: &ProjectName,
+        logstore: &LogstoreName,
+        group: Option<&ConsumerGroupName>,
+    ) -> Self {
+        let group = group.map_or("*", ConsumerGroupName::as_str);
+        Self::log(
+            region,
+            account,
+            format!("project/{project}/logstore/{logstore}/consumergroup/{group}"),
         )
     }
 
@@ -131,5 +152,16 @@ mod tests {
         assert_eq!(role.service, "ram");
         assert_eq!(role.resource, "role/auditor");
         assert!(ResourceArn::parse("arn:aws:s3:::bucket").is_err());
+        let group = ConsumerGroupName::parse("readers").unwrap();
+        assert_eq!(
+            ResourceArn::consumer_group("cairn", account, &project, &logstore, Some(&group))
+                .to_string(),
+            "acs:log:cairn:1234567890123456:project/web/logstore/access_log/consumergroup/readers"
+        );
+        assert!(
+            ResourceArn::consumer_group("cairn", account, &project, &logstore, None)
+                .resource
+                .ends_with("/consumergroup/*")
+        );
     }
 }

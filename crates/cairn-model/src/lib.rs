@@ -8,6 +8,7 @@
 //! always valid; the only way to get one from user input is through its `parse` function.
 
 pub mod arn;
+pub mod consumer_names;
 pub mod error;
 pub mod iam_names;
 pub mod ids;
@@ -18,6 +19,7 @@ pub mod token_query;
 pub mod tokenizer;
 
 pub use arn::ResourceArn;
+pub use consumer_names::{ConsumerGroupName, ConsumerName};
 pub use error::ModelError;
 pub use iam_names::{PolicyName, RoleName};
 pub use ids::{AccessKeyId, AccountId, LogstoreId, UserName};

@@ -4,7 +4,8 @@
 //! * decoding is lossless for keys and values (bytes in, the same bytes out, UTF-8 or not);
 //! * a decoded [`LogTime`] always has `nanos < 1_000_000_000` (a missing `Time_ns` is 0, a
 //!   larger one is refused rather than clamped);
-//! * `decode_log_group(encode_log_group(g).into()) == Ok(g)` for every valid group `g`.
+//! * `decode_log_group(encode_log_group(g).into()) == Ok(g)` for every valid group `g`, and
+//!   likewise `decode_log_group_list(encode_log_group_list(gs).into()) == Ok(gs)`.
 //!
 //! The encoder always writes `Topic`, `Source` and `Time_ns` (as the SLS service and the
 //! Python SDK do), so clients that read them without a presence check see `""` / `0`.
@@ -37,6 +38,15 @@ pub fn encode_log_group_list(groups: &[LogGroupData]) -> Vec<u8> {
         log_groups: groups.iter().map(group_to_proto).collect(),
     }
     .encode_to_vec()
+}
+
+/// Decodes an (uncompressed) PullLogs body, a protobuf `LogGroupList`, as
+/// [`decode_log_group`] decodes each of its groups. Cairn's own clients and tests read
+/// PullLogs answers with it.
+pub fn decode_log_group_list(body: bytes::Bytes) -> Result<Vec<LogGroupData>, ProtocolError> {
+    let list = proto::LogGroupList::decode(body)
+        .map_err(|e| ProtocolError::InvalidProtobuf(e.to_string()))?;
+    list.log_groups.into_iter().map(group_from_proto).collect()
 }
 
 /// Moves a decoded protobuf group into the model, checking each record's time.

@@ -54,6 +54,22 @@ impl CompressionType {
         }
     }
 
+    /// The codec for a response to a request with this `Accept-Encoding` header: the first of
+    /// the listed encodings Cairn can produce (`lz4`, `zstd`, `deflate`; case and `;q=`
+    /// parameters ignored), or [`CompressionType::None`] when the header is absent, empty
+    /// (the Python SDK's "no compression") or lists none of them.
+    pub fn from_accept_encoding(value: Option<&str>) -> Self {
+        value
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|item| item.split(';').next())
+            .find_map(|name| match Self::from_header(Some(name)) {
+                Ok(Self::None) | Err(_) => None,
+                Ok(kind) => Some(kind),
+            })
+            .unwrap_or(Self::None)
+    }
+
     /// The `x-log-compresstype` value to send, or `None` when no header should be sent.
     pub fn as_header(&self) -> Option<&'static str> {
         match self {

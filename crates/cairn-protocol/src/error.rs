@@ -54,6 +54,10 @@ pub enum ProtocolError {
     #[error("the request signature does not match")]
     SignatureMismatch,
 
+    /// A shard cursor is not one Cairn hands out (not base64 of a decimal offset).
+    #[error("invalid cursor {0:?}")]
+    InvalidCursor(String),
+
     /// The request's date header is missing or cannot be parsed.
     #[error("invalid request date: {0}")]
     InvalidDate(String),

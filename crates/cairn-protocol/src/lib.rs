@@ -1,10 +1,13 @@
 //! Cairn's implementation of the Alibaba Cloud SLS wire protocol, without any HTTP.
 //!
 //! * [`proto`]: the PutLogs / PullLogs protobuf messages, and [`decode_log_group`],
-//!   [`encode_log_group`], [`encode_log_group_list`] to move between them and
+//!   [`encode_log_group`], [`encode_log_group_list`], [`decode_log_group_list`] to move
+//!   between them and
 //!   [`cairn_model::LogGroupData`];
 //! * [`compression`]: the `x-log-compresstype` body codecs (raw LZ4 block, zstd, zlib), with a
-//!   hard limit on the decompressed size;
+//!   hard limit on the decompressed size, and the choice of a response codec from
+//!   `Accept-Encoding`;
+//! * [`cursor`]: shard cursors (base64 of a decimal record offset) for GetCursor and PullLogs;
 //! * [`agent`]: the agent control protocol (config-server protocol v2 with Cairn's
 //!   extensions): heartbeats, config fetches, write tokens;
 //! * [`signing`]: the `Authorization` header, signature V1 (`LOG id:sig`, HMAC-SHA1) and V4
@@ -16,9 +19,10 @@
 pub mod agent;
 mod codec;
 pub mod compression;
+pub mod cursor;
 mod error;
 pub mod proto;
 pub mod signing;
 
-pub use codec::{decode_log_group, encode_log_group, encode_log_group_list};
+pub use codec::{decode_log_group, decode_log_group_list, encode_log_group, encode_log_group_list};
 pub use error::ProtocolError;

@@ -32,6 +32,21 @@ fn header_names_round_trip() {
 }
 
 #[test]
+fn responses_use_the_first_accepted_encoding_cairn_produces() {
+    let chosen = |header: Option<&str>| CompressionType::from_accept_encoding(header);
+    assert_eq!(chosen(None), CompressionType::None);
+    assert_eq!(chosen(Some("")), CompressionType::None);
+    assert_eq!(chosen(Some("lz4")), CompressionType::Lz4);
+    assert_eq!(chosen(Some("ZSTD")), CompressionType::Zstd);
+    assert_eq!(chosen(Some("gzip, deflate")), CompressionType::Deflate);
+    assert_eq!(
+        chosen(Some("br;q=1.0, zstd;q=0.5, lz4")),
+        CompressionType::Zstd
+    );
+    assert_eq!(chosen(Some("gzip, identity")), CompressionType::None);
+}
+
+#[test]
 fn lz4_is_a_raw_block_without_size_prefix() {
     // What `lz4.block.compress(b"hello hello hello hello")[4:]` (Python) yields: the block
     // starts with its token, not with a little-endian size.

@@ -2,7 +2,8 @@
 
 use cairn_model::{Field, LogEntry, LogGroupData, LogTime};
 use cairn_protocol::{
-    decode_log_group, encode_log_group, encode_log_group_list, proto, ProtocolError,
+    decode_log_group, decode_log_group_list, encode_log_group, encode_log_group_list, proto,
+    ProtocolError,
 };
 use proptest::prelude::*;
 use prost::Message;
@@ -207,7 +208,16 @@ proptest! {
     }
 
     #[test]
+    fn group_lists_round_trip(groups in proptest::collection::vec(group(), 0..4)) {
+        prop_assert_eq!(
+            decode_log_group_list(encode_log_group_list(&groups).into()),
+            Ok(groups)
+        );
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(body in bytes(256)) {
         let _ = decode_log_group(bytes::Bytes::copy_from_slice(&body));
+        let _ = decode_log_group_list(bytes::Bytes::copy_from_slice(&body));
     }
 }

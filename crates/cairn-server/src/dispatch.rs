@@ -97,6 +97,17 @@ pub enum Api {
     ListPipelineConfig,
     AgentHeartbeat,
     AgentFetchPipelineConfig,
+    ListShards,
+    GetCursor,
+    GetCursorTime,
+    PullLogs,
+    CreateConsumerGroup,
+    ListConsumerGroup,
+    UpdateConsumerGroup,
+    DeleteConsumerGroup,
+    ConsumerGroupHeartBeat,
+    ConsumerGroupUpdateCheckPoint,
+    GetCheckPoint,
 }
 
 impl Api {
@@ -178,6 +189,17 @@ impl Api {
             Api::ListPipelineConfig => "ListLogtailPipelineConfig",
             Api::AgentHeartbeat => "AgentHeartbeat",
             Api::AgentFetchPipelineConfig => "AgentFetchPipelineConfig",
+            Api::ListShards => "ListShards",
+            Api::GetCursor => "GetCursor",
+            Api::GetCursorTime => "GetCursorTime",
+            Api::PullLogs => "PullLogs",
+            Api::CreateConsumerGroup => "CreateConsumerGroup",
+            Api::ListConsumerGroup => "ListConsumerGroup",
+            Api::UpdateConsumerGroup => "UpdateConsumerGroup",
+            Api::DeleteConsumerGroup => "DeleteConsumerGroup",
+            Api::ConsumerGroupHeartBeat => "ConsumerGroupHeartBeat",
+            Api::ConsumerGroupUpdateCheckPoint => "ConsumerGroupUpdateCheckPoint",
+            Api::GetCheckPoint => "GetCheckPoint",
         }
     }
 }
@@ -189,6 +211,8 @@ pub struct Route {
     pub api: Api,
     /// The path's resource name (logstore, user or AccessKey id), if it has one.
     pub resource: Option<String>,
+    /// The name below the resource (a logstore's shard id or consumer group), if any.
+    pub item: Option<String>,
 }
 
 /// Resolves a request to an API, or `None` if Cairn serves no such API.
@@ -198,12 +222,21 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         Some(Route {
             api,
             resource: None,
+            item: None,
         })
     };
     let named = |api, name: &str| {
         Some(Route {
             api,
             resource: Some(name.to_owned()),
+            item: None,
+        })
+    };
+    let nested = |api, name: &str, item: &str| {
+        Some(Route {
+            api,
+            resource: Some(name.to_owned()),
+            item: Some(item.to_owned()),
         })
     };
     match (method, segments.as_slice()) {
@@ -245,6 +278,7 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         (&Method::POST, ["rd", "invitations", id, response]) => Some(Route {
             api: Api::RespondToInvitation,
             resource: Some(format!("{id}/{response}")),
+            item: None,
         }),
         (&Method::PUT, ["rd", "delegated-administrators", service]) => {
             named(Api::SetDelegatedAdministrator, service)
@@ -272,10 +306,12 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         (&Method::PUT, ["machinegroups", group, "configs", config]) => Some(Route {
             api: Api::ApplyConfigToMachineGroup,
             resource: Some(format!("{group}/{config}")),
+            item: None,
         }),
         (&Method::DELETE, ["machinegroups", group, "configs", config]) => Some(Route {
             api: Api::RemoveConfigFromMachineGroup,
             resource: Some(format!("{group}/{config}")),
+            item: None,
         }),
         (&Method::GET, ["configs", config, "machinegroups"]) => {
             named(Api::GetAppliedMachineGroups, config)
@@ -305,6 +341,35 @@ pub fn route(method: &Method, path: &str, kind: Option<&str>, has_project: bool)
         (&Method::PUT, ["logstores", logstore, "index"]) => named(Api::UpdateIndex, logstore),
         (&Method::GET, ["logstores", logstore, "index"]) => named(Api::GetIndex, logstore),
         (&Method::DELETE, ["logstores", logstore, "index"]) => named(Api::DeleteIndex, logstore),
+        (&Method::GET, ["logstores", logstore, "shards"]) => named(Api::ListShards, logstore),
+        (&Method::GET, ["logstores", logstore, "shards", shard]) => match kind {
+            Some("cursor") => nested(Api::GetCursor, logstore, shard),
+            Some("cursor_time") => nested(Api::GetCursorTime, logstore, shard),
+            // The Python and Go SDKs send `type=log`, the Rust SDK `type=logs`.
+            Some("log" | "logs") => nested(Api::PullLogs, logstore, shard),
+            _ => None,
+        },
+        (&Method::POST, ["logstores", logstore, "consumergroups"]) => {
+            named(Api::CreateConsumerGroup, logstore)
+        }
+        (&Method::GET, ["logstores", logstore, "consumergroups"]) => {
+            named(Api::ListConsumerGroup, logstore)
+        }
+        (&Method::PUT, ["logstores", logstore, "consumergroups", group]) => {
+            nested(Api::UpdateConsumerGroup, logstore, group)
+        }
+        (&Method::DELETE, ["logstores", logstore, "consumergroups", group]) => {
+            nested(Api::DeleteConsumerGroup, logstore, group)
+        }
+        (&Method::POST, ["logstores", logstore, "consumergroups", group]) => match kind {
+            Some("heartbeat") => nested(Api::ConsumerGroupHeartBeat, logstore, group),
+            Some("checkpoint") => nested(Api::ConsumerGroupUpdateCheckPoint, logstore, group),
+            _ => None,
+        },
+        (&Method::GET, ["logstores", logstore, "consumergroups", group]) => match kind {
+            None | Some("" | "checkpoint") => nested(Api::GetCheckPoint, logstore, group),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -346,6 +411,7 @@ pub async fn handle(
                     request: &request,
                     principal: &principal,
                     resource: route.resource.as_deref(),
+                    item: route.item.as_deref(),
                 };
                 handlers::handle(route.api, context).await
             }
@@ -372,89 +438,4 @@ pub async fn handle(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn api(method: Method, path: &str, kind: Option<&str>, project: bool) -> Option<Api> {
-        route(&method, path, kind, project).map(|r| r.api)
-    }
-
-    #[test]
-    fn routes_follow_sls() {
-        assert_eq!(api(Method::GET, "/", None, false), Some(Api::ListProject));
-        assert_eq!(api(Method::GET, "/", None, true), Some(Api::GetProject));
-        assert_eq!(
-            api(Method::GET, "/logstores/app", Some("log"), true),
-            Some(Api::GetLogs)
-        );
-        assert_eq!(
-            api(Method::GET, "/logstores/app", None, true),
-            Some(Api::GetLogStore)
-        );
-        assert_eq!(
-            api(Method::POST, "/logstores/app/shards/lb", None, true),
-            Some(Api::PutLogs)
-        );
-        assert_eq!(
-            api(Method::POST, "/logstores/app/shards/route", None, true),
-            Some(Api::PutLogs)
-        );
-        assert_eq!(
-            api(Method::POST, "/logstores/app", None, true),
-            Some(Api::PutLogs)
-        );
-        assert_eq!(
-            api(Method::POST, "/logstores/app/logs", None, true),
-            Some(Api::GetLogsV2)
-        );
-        assert_eq!(
-            api(Method::GET, "/logstores/app", Some("histogram"), true),
-            Some(Api::GetHistograms)
-        );
-        assert_eq!(
-            api(Method::GET, "/logstores/app", Some("bogus"), true),
-            None
-        );
-        assert_eq!(api(Method::PATCH, "/", None, true), None);
-        let key = route(&Method::DELETE, "/iam/accesskeys/LTAIabc", None, false).unwrap();
-        assert_eq!(key.resource.as_deref(), Some("LTAIabc"));
-        assert_eq!(
-            api(Method::POST, "/sts/assume-role", None, false),
-            Some(Api::AssumeRole)
-        );
-        assert_eq!(
-            api(Method::PUT, "/etls/copy-1", None, true),
-            Some(Api::UpdateEtl)
-        );
-        let response = route(&Method::POST, "/rd/invitations/inv-1/accept", None, false).unwrap();
-        assert_eq!(response.api, Api::RespondToInvitation);
-        assert_eq!(response.resource.as_deref(), Some("inv-1/accept"));
-    }
-
-    #[test]
-    fn fleet_and_agent_routes_follow_sls_and_the_config_server() {
-        assert_eq!(
-            api(Method::POST, "/Agent/Heartbeat", None, false),
-            Some(Api::AgentHeartbeat)
-        );
-        assert_eq!(
-            api(Method::POST, "/Agent/FetchPipelineConfig", None, false),
-            Some(Api::AgentFetchPipelineConfig)
-        );
-        assert_eq!(
-            api(Method::GET, "/machinegroups/web/machines", None, true),
-            Some(Api::ListMachines)
-        );
-        let apply = route(&Method::PUT, "/machinegroups/web/configs/nginx", None, true).unwrap();
-        assert_eq!(apply.api, Api::ApplyConfigToMachineGroup);
-        assert_eq!(apply.resource.as_deref(), Some("web/nginx"));
-        assert_eq!(
-            api(Method::GET, "/configs/nginx/machinegroups", None, true),
-            Some(Api::GetAppliedMachineGroups)
-        );
-        assert_eq!(
-            api(Method::PUT, "/pipelineconfigs/nginx", None, true),
-            Some(Api::UpdatePipelineConfig)
-        );
-    }
-}
+mod tests;

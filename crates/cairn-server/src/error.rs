@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use cairn_iam::{DirectoryError, IamError};
 use cairn_jobs::JobError;
-use cairn_meta::{EntityKind, FleetStoreError, MetaError};
+use cairn_meta::{ConsumerGroupStoreError, EntityKind, FleetStoreError, MetaError};
 use cairn_model::ModelError;
 use cairn_protocol::ProtocolError;
 use cairn_query::QueryError;
@@ -56,6 +56,29 @@ impl ApiError {
             "LogStoreNotExist",
             format!("logstore {logstore} does not exist"),
         )
+    }
+
+    /// `ShardNotExist` (404): a logstore has the one shard 0 (ADR 0008).
+    pub fn shard_not_exist(shard: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ShardNotExist",
+            format!("shard {shard} does not exist; a Cairn logstore has the one shard 0"),
+        )
+    }
+
+    /// `ConsumerGroupNotExist` (404).
+    pub fn consumer_group_not_exist(group: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ConsumerGroupNotExist",
+            format!("consumer group {group} does not exist"),
+        )
+    }
+
+    /// `InvalidCursor` (400): a cursor Cairn did not hand out, or one past the shard's end.
+    pub fn invalid_cursor(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidCursor", message)
     }
 
     /// `PostBodyInvalid` (400).
@@ -108,6 +131,7 @@ impl From<ProtocolError> for ApiError {
                 "SignatureNotMatch",
                 "the request signature does not match the one computed with your AccessKey secret",
             ),
+            ProtocolError::InvalidCursor(_) => Self::invalid_cursor(error.to_string()),
             ProtocolError::InvalidAuthorization(_) | ProtocolError::InvalidDate(_) => {
                 Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", error.to_string())
             }
@@ -358,6 +382,35 @@ impl From<FleetStoreError> for ApiError {
                 Self::new(StatusCode::BAD_REQUEST, "ConfigAlreadyExist", message)
             }
             FleetStoreError::Meta(meta) => meta.into(),
+        }
+    }
+}
+
+impl From<ConsumerGroupStoreError> for ApiError {
+    fn from(error: ConsumerGroupStoreError) -> Self {
+        let message = error.to_string();
+        match error {
+            ConsumerGroupStoreError::LogstoreNotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "LogStoreNotExist",
+                "the logstore was deleted while the request was in flight",
+            ),
+            ConsumerGroupStoreError::GroupNotFound { group } => {
+                Self::consumer_group_not_exist(group.as_str())
+            }
+            ConsumerGroupStoreError::GroupAlreadyExists { .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ConsumerGroupAlreadyExist",
+                message,
+            ),
+            // SLS's own spelling: the consumer libraries match this code.
+            ConsumerGroupStoreError::ConsumerNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "ConsumerNotExsit", message)
+            }
+            ConsumerGroupStoreError::ShardNotHeld { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "ConsumerNotMatch", message)
+            }
+            ConsumerGroupStoreError::Meta(meta) => meta.into(),
         }
     }
 }

@@ -11,7 +11,7 @@
 #[path = "server/harness.rs"]
 mod harness;
 
-use aliyun_log_rust_sdk::{Client, Config, FromConfig};
+use aliyun_log_rust_sdk::{get_cursor_models, Client, Config, FromConfig};
 use aliyun_log_sdk_protobuf::{Log, LogGroup};
 
 #[tokio::test]
@@ -103,6 +103,86 @@ async fn the_official_rust_sdk_writes_and_reads() {
         assert_eq!(log["__tag__:region"], "eu");
         assert_eq!(log["__time__"], (now - 5).to_string());
     }
+    // Consumption as the SDK does it: one shard, cursors, PullLogs (`type=logs`, lz4,
+    // `endCursor`) and a consumer group with a heartbeat and a checkpoint.
+    let shards = client
+        .list_shards("rust-sdk", "events")
+        .send()
+        .await
+        .expect("list shards");
+    assert_eq!(shards.get_body().shards().len(), 1);
+    assert_eq!(*shards.get_body().shards()[0].shard_id(), 0);
+    let cursor = |position| {
+        client
+            .get_cursor("rust-sdk", "events", 0)
+            .cursor_pos(position)
+            .send()
+    };
+    let begin = cursor(get_cursor_models::CursorPos::Begin)
+        .await
+        .expect("begin cursor")
+        .get_body()
+        .cursor()
+        .to_owned();
+    let end = cursor(get_cursor_models::CursorPos::End)
+        .await
+        .expect("end cursor")
+        .get_body()
+        .cursor()
+        .to_owned();
+    let pulled = client
+        .pull_logs("rust-sdk", "events", 0)
+        .cursor(&begin)
+        .end_cursor(&end)
+        .count(10)
+        .send()
+        .await
+        .expect("pull logs");
+    let pulled = pulled.get_body();
+    assert_eq!(pulled.next_cursor(), &end);
+    assert_eq!(pulled.log_group_list().len(), 1);
+    let pulled_group = &pulled.log_group_list()[0];
+    assert_eq!(pulled_group.logs().len(), 25);
+    assert_eq!(pulled_group.topic().as_deref(), Some("sdk"));
+    client
+        .create_consumer_group("rust-sdk", "events", "readers")
+        .timeout(30)
+        .order(false)
+        .send()
+        .await
+        .expect("create consumer group");
+    let heartbeat = client
+        .consumer_group_heartbeat("rust-sdk", "events", "readers")
+        .consumer("c1")
+        .send()
+        .await
+        .expect("heartbeat");
+    assert_eq!(heartbeat.get_body().shards(), &vec![0]);
+    client
+        .update_consumer_group_checkpoint("rust-sdk", "events", "readers")
+        .shard_id(0)
+        .consumer_id("c1")
+        .checkpoint(&end)
+        .send()
+        .await
+        .expect("checkpoint");
+    let checkpoints = client
+        .get_consumer_group_checkpoint("rust-sdk", "events", "readers")
+        .shard_id(0)
+        .send()
+        .await
+        .expect("get checkpoint");
+    assert_eq!(checkpoints.get_body().checkpoints()[0].checkpoint(), &end);
+    let groups = client
+        .list_consumer_groups("rust-sdk", "events")
+        .send()
+        .await
+        .expect("list consumer groups");
+    assert_eq!(
+        groups.get_body().consumer_groups()[0].consumer_group_name(),
+        "readers"
+    );
+
     match client.get_project("no-such-project").send().await {
         Ok(_) => panic!("a missing project was found"),
         Err(error) => {

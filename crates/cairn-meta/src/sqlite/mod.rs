@@ -13,6 +13,7 @@
 //! The SQL is split by subject: [`identity`] (accounts, users, AccessKeys) and [`logs`]
 //! (projects, logstores, index configs); this module holds the connection and value codecs.
 
+mod consumer_group_store;
 mod directory_store;
 mod fleet_store;
 mod iam_store;

@@ -184,3 +184,56 @@ async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
         .expect("list");
     assert_eq!(page.total, 9);
 }
+
+#[tokio::test]
+async fn concurrent_first_heartbeats_hand_a_shard_to_exactly_one_consumer() {
+    use cairn_model::{ConsumerGroupName, ConsumerName};
+
+    use crate::{ConsumerGroupRecord, ConsumerHeartbeat};
+
+    let (_dir, metastore) = fresh_sqlite().await;
+    metastore
+        .create_account(&account(1, "first"))
+        .await
+        .expect("account");
+    metastore
+        .create_project(&project("web", account_id(1)))
+        .await
+        .expect("project");
+    let logstore = metastore
+        .create_logstore(&new_logstore("web", "logs"))
+        .await
+        .expect("logstore");
+    let group = ConsumerGroupName::parse("readers").expect("name");
+    metastore
+        .create_consumer_group(&ConsumerGroupRecord {
+            logstore: logstore.id,
+            name: group.clone(),
+            timeout_seconds: 60,
+            in_order: false,
+            created_at: 1_700_000_000,
+            last_modified_at: 1_700_000_000,
+        })
+        .await
+        .expect("group");
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let metastore = Arc::clone(&metastore);
+            let heartbeat = ConsumerHeartbeat {
+                logstore: logstore.id,
+                group: group.clone(),
+                consumer: ConsumerName::parse(&format!("consumer-{n}")).expect("name"),
+                held_shards: Vec::new(),
+                shards: vec![0],
+                at: 1_700_000_001,
+            };
+            tokio::spawn(async move { metastore.consumer_group_heartbeat(&heartbeat).await })
+        })
+        .collect();
+    let mut holders = 0;
+    for task in tasks {
+        let assigned = task.await.expect("task").expect("heartbeat");
+        holders += usize::from(assigned == [0]);
+    }
+    assert_eq!(holders, 1);
+}

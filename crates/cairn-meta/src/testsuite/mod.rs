@@ -12,6 +12,7 @@
 //! `Metastore`. Tests assert with panics, as tests do. A test added here must also be added to
 //! the list in [`metastore_test_suite!`](crate::metastore_test_suite).
 
+mod consumer_groups;
 mod directory;
 mod fleet;
 mod iam;
@@ -25,6 +26,11 @@ use cairn_model::{AccessKeyId, AccountId, LogstoreName, ProjectName, UserName};
 
 use crate::{AccessKeyRecord, AccessKeyStatus, Account, NewLogstore, ProjectRecord, User};
 
+pub use consumer_groups::{
+    checkpoints_are_guarded_by_shard_ownership, consumer_groups_round_trip,
+    deleting_a_logstore_deletes_its_consumer_groups,
+    heartbeats_hand_each_shard_to_one_live_consumer,
+};
 pub use directory::{
     delegated_administrators_follow_membership, directories_are_enabled_once_per_account,
     directory_events_are_logged_in_order, invitations_are_answered_once, members_join_and_leave,
@@ -85,6 +91,10 @@ macro_rules! metastore_test_suite {
             configs_are_applied_to_groups,
             machines_and_agents_are_kept_per_heartbeat,
             sts_session_policies_round_trip,
+            consumer_groups_round_trip,
+            heartbeats_hand_each_shard_to_one_live_consumer,
+            checkpoints_are_guarded_by_shard_ownership,
+            deleting_a_logstore_deletes_its_consumer_groups,
         );
     };
     (@each $fresh:expr; $($test:ident),+ $(,)?) => {

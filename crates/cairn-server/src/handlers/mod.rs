@@ -9,6 +9,7 @@ mod access;
 mod agent_fleet;
 mod agent_heartbeat;
 mod agent_tokens;
+mod consumer_groups;
 mod directory;
 mod iam;
 mod index;
@@ -18,7 +19,9 @@ mod logstores;
 mod machine_groups;
 mod pipeline_configs;
 mod projects;
+mod pull_logs;
 mod put_logs;
+mod shards;
 
 use cairn_iam::Principal;
 use cairn_meta::{LogstoreRecord, ProjectRecord};
@@ -41,6 +44,8 @@ pub struct Context<'a> {
     pub principal: &'a Principal,
     /// The logstore, user or AccessKey named in the path.
     pub resource: Option<&'a str>,
+    /// The name below the resource in the path (a shard id, a consumer group).
+    pub item: Option<&'a str>,
 }
 
 /// Runs the handler of `api`.
@@ -123,6 +128,17 @@ pub async fn handle(api: Api, context: Context<'_>) -> Result<ApiResponse, ApiEr
         Api::ListPipelineConfig => pipeline_configs::list(context).await,
         Api::AgentHeartbeat => agent_heartbeat::heartbeat(context).await,
         Api::AgentFetchPipelineConfig => agent_heartbeat::fetch_pipeline_config(context).await,
+        Api::ListShards => shards::list_shards(context).await,
+        Api::GetCursor => shards::get_cursor(context).await,
+        Api::GetCursorTime => shards::get_cursor_time(context).await,
+        Api::PullLogs => pull_logs::pull_logs(context).await,
+        Api::CreateConsumerGroup => consumer_groups::create(context).await,
+        Api::ListConsumerGroup => consumer_groups::list(context).await,
+        Api::UpdateConsumerGroup => consumer_groups::update(context).await,
+        Api::DeleteConsumerGroup => consumer_groups::delete(context).await,
+        Api::ConsumerGroupHeartBeat => consumer_groups::heartbeat(context).await,
+        Api::ConsumerGroupUpdateCheckPoint => consumer_groups::update_checkpoint(context).await,
+        Api::GetCheckPoint => consumer_groups::get_checkpoints(context).await,
     }
 }
 
@@ -141,17 +157,26 @@ impl Context<'_> {
         &self,
         action: &str,
     ) -> Result<(ProjectRecord, LogstoreRecord), ApiError> {
+        self.authorized_logstore_resource(action, |region, project, logstore| {
+            ResourceArn::logstore(region, project.account, &project.name, logstore)
+        })
+        .await
+    }
+
+    /// Loads the path's logstore and checks the caller may perform `action` on the resource
+    /// `arn` names (the logstore itself, or something inside it such as a consumer group),
+    /// before the logstore is read: a caller without the permission learns nothing of it.
+    pub async fn authorized_logstore_resource(
+        &self,
+        action: &str,
+        arn: impl FnOnce(&str, &ProjectRecord, &LogstoreName) -> ResourceArn,
+    ) -> Result<(ProjectRecord, LogstoreRecord), ApiError> {
         let name = self.request.project_name()?;
         let project = self.state.meta.get_project(&name).await?;
         let logstore_text = self.resource.unwrap_or_default();
         let logstore_name = LogstoreName::parse(logstore_text)
             .map_err(|_| ApiError::logstore_not_exist(logstore_text))?;
-        let arn = ResourceArn::logstore(
-            &self.state.region,
-            project.account,
-            &project.name,
-            &logstore_name,
-        );
+        let arn = arn(&self.state.region, &project, &logstore_name);
         cairn_iam::authorize(self.principal, action, &arn)?;
         let logstore = self
             .state

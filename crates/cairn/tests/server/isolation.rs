@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 
 use crate::harness::{group_of, now_seconds, Call, Client, TestServer};
 
+mod consumption;
+
+use consumption::CONSUMER_GROUP;
+
 const PROJECT: &str = "iso-a";
 
 /// One API call on account A's resources, and whether read-only access should allow it.
@@ -47,7 +51,8 @@ fn search(kind: &'static str) -> fn(u32) -> Call<'static> {
 
 /// Every project-scoped API, writes last so a leak would show up in the reads after it.
 fn cases() -> Vec<Case> {
-    vec![
+    let mut cases = consumption::read_cases();
+    cases.extend(vec![
         Case {
             api: "GetProject",
             read_only: true,
@@ -166,7 +171,9 @@ fn cases() -> Vec<Case> {
             read_only: false,
             call: |_| Call::new("DELETE", Some(PROJECT), "/"),
         },
-    ]
+    ]);
+    cases.extend(consumption::write_cases());
+    cases
 }
 
 /// A's resources: project, two logstores, an index, 20 records.
@@ -186,6 +193,12 @@ async fn account_a(server: &TestServer) -> Client {
         "app",
         &group_of("a", 20, now_seconds()),
         CompressionType::Lz4,
+    )
+    .await
+    .assert_ok();
+    a.send(
+        Call::new("POST", Some(PROJECT), "/logstores/app/consumergroups")
+            .json(json!({"consumerGroup": "readers", "timeout": 60})),
     )
     .await
     .assert_ok();
@@ -229,6 +242,10 @@ async fn assert_a_untouched(a: &Client) {
     );
     let jobs = a.send(Call::new("GET", Some(PROJECT), "/etls")).await;
     assert_eq!(jobs.json()["total"], 0);
+    let checkpoints = a
+        .send(Call::new("GET", Some(PROJECT), CONSUMER_GROUP))
+        .await;
+    assert_eq!(checkpoints.json()[0]["checkpoint"], "");
 }
 
 async fn assume(

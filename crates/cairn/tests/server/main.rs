@@ -3,6 +3,7 @@
 
 mod agent;
 mod api;
+mod consume;
 mod directory;
 mod durability;
 mod fleet;
