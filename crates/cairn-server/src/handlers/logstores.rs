@@ -1,5 +1,10 @@
 //! Logstore APIs: CreateLogStore, GetLogStore, UpdateLogStore, DeleteLogStore, ListLogStores.
 //!
+//! Write protection (Cairn's extension for audit logstores): a logstore created or updated
+//! with `"writeProtected": true` can never lose records before its TTL: deleting it (or its
+//! project) and shortening its TTL are refused — also for its owner and for root — and the
+//! protection cannot be removed. Retention still deletes records once the TTL has passed.
+//!
 //! Clients send many settings Cairn does not act on yet (`enable_tracking`, `autoSplit`,
 //! `telemetryType`, ...). They are accepted, stored and returned as sent, because the Python
 //! SDK retries with fewer keys only after a specific error, and refusing them helps nobody.
@@ -33,6 +38,14 @@ pub async fn create(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let arn = ResourceArn::logstore(&context.state.region, project.account, &project.name, &name);
     cairn_iam::authorize(context.principal, "log:CreateLogStore", &arn)?;
     let ttl_days = bounded_number(&body, "ttl", 30, MAX_TTL_DAYS)?;
+    if body
+        .get(WRITE_PROTECTED)
+        .is_some_and(|flag| !flag.is_boolean())
+    {
+        return Err(ApiError::parameter_invalid(
+            "writeProtected must be true or false",
+        ));
+    }
     let shard_count = bounded_number(&body, "shardCount", 2, MAX_SHARDS)?;
     let record = context
         .state
@@ -55,9 +68,40 @@ pub async fn get(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::json(&logstore_json(&logstore)))
 }
 
+/// The settings key that marks a logstore write-protected.
+const WRITE_PROTECTED: &str = "writeProtected";
+
+/// Whether a logstore is write-protected (see the module doc).
+pub(crate) fn is_write_protected(logstore: &LogstoreRecord) -> bool {
+    logstore
+        .settings
+        .get(WRITE_PROTECTED)
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// The refusal of a change a write-protected logstore does not allow.
+pub(crate) fn write_protected(logstore: &LogstoreName, change: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "LogStoreWriteProtected",
+        format!(
+            "logstore {logstore} is write-protected: {change} is refused until its records \
+             reach their TTL"
+        ),
+    )
+}
+
 pub async fn update(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let (project, logstore) = context.authorized_logstore("log:UpdateLogStore").await?;
     let body: Map<String, Value> = context.json_body()?;
+    if let Some(flag) = body.get(WRITE_PROTECTED) {
+        if !flag.is_boolean() {
+            return Err(ApiError::parameter_invalid(
+                "writeProtected must be true or false",
+            ));
+        }
+    }
     if let Some(name) = body.get("logstoreName").and_then(Value::as_str) {
         if name != logstore.name.as_str() {
             return Err(ApiError::parameter_invalid(format!(
@@ -66,7 +110,7 @@ pub async fn update(context: Context<'_>) -> Result<ApiResponse, ApiError> {
             )));
         }
     }
-    let mut settings = match logstore.settings {
+    let mut settings = match logstore.settings.clone() {
         Value::Object(map) => map,
         _ => Map::new(),
     };
@@ -82,6 +126,14 @@ pub async fn update(context: Context<'_>) -> Result<ApiResponse, ApiError> {
         settings: Value::Object(settings),
         modified_at: now_seconds(),
     };
+    if is_write_protected(&logstore) {
+        if update.ttl_days < logstore.ttl_days {
+            return Err(write_protected(&logstore.name, "shortening its TTL"));
+        }
+        if body.get(WRITE_PROTECTED).and_then(Value::as_bool) == Some(false) {
+            return Err(write_protected(&logstore.name, "removing its protection"));
+        }
+    }
     context
         .state
         .meta
@@ -92,6 +144,9 @@ pub async fn update(context: Context<'_>) -> Result<ApiResponse, ApiError> {
 
 pub async fn delete(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let (project, logstore) = context.authorized_logstore("log:DeleteLogStore").await?;
+    if is_write_protected(&logstore) {
+        return Err(write_protected(&logstore.name, "deleting it"));
+    }
     let id = context
         .state
         .meta

@@ -85,6 +85,27 @@ pub async fn update(context: Context<'_>) -> Result<ApiResponse, ApiError> {
 
 pub async fn delete(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let project = context.authorized_project("log:DeleteProject").await?;
+    let mut offset = 0;
+    loop {
+        let page = context
+            .state
+            .meta
+            .list_logstores(&project.name, &ListQuery::page(offset, 500))
+            .await?;
+        for name in &page.items {
+            let logstore = context.state.meta.get_logstore(&project.name, name).await?;
+            if super::logstores::is_write_protected(&logstore) {
+                return Err(super::logstores::write_protected(
+                    name,
+                    "deleting its project",
+                ));
+            }
+        }
+        offset += page.items.len() as u64;
+        if page.items.is_empty() || offset >= page.total {
+            break;
+        }
+    }
     let dropped = context.state.meta.delete_project(&project.name).await?;
     for logstore in dropped {
         context.state.engine.drop_logstore(logstore).await?;

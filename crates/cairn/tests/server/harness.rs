@@ -51,6 +51,16 @@ impl TestServer {
     /// Starts a server on `data_dir` listening on `port`: a server that was stopped comes back
     /// where its clients (an agent) expect it. Its log is appended to, across restarts.
     pub async fn start_on(data_dir: &Path, port: u16, extra_arguments: &[&str]) -> Self {
+        Self::start_with_environment(data_dir, port, extra_arguments, &[]).await
+    }
+
+    /// Like [`TestServer::start_on`], with extra environment variables (e.g. a failpoint).
+    pub async fn start_with_environment(
+        data_dir: &Path,
+        port: u16,
+        extra_arguments: &[&str],
+        environment: &[(&str, &str)],
+    ) -> Self {
         let log_path = data_dir.with_extension(format!("{port}.log"));
         std::fs::create_dir_all(data_dir.parent().expect("parent")).expect("mkdir");
         let log = std::fs::OpenOptions::new()
@@ -67,6 +77,7 @@ impl TestServer {
             // Records move into splits within a second, so every test also reads splits.
             .env("CAIRN_FLUSH_SECONDS", "1")
             .env_remove("CAIRN_MASTER_KEY")
+            .envs(environment.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -137,6 +148,20 @@ impl TestServer {
         )
     }
 
+    /// Waits up to `timeout` for the server to exit on its own (e.g. at a failpoint).
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let child = self.child.as_mut()?;
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// `kill -9`: no chance to flush anything.
     pub fn kill_hard(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -171,7 +196,7 @@ impl Drop for TestServer {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }

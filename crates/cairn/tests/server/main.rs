@@ -12,3 +12,4 @@ mod harness;
 mod isolation;
 mod jobs;
 mod security;
+mod storage;
