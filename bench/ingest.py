@@ -245,8 +245,9 @@ def dir_size_mb(path):
 
 
 class Server(object):
-    def __init__(self, binary, data_parent=None, keep=False):
+    def __init__(self, binary, data_parent=None, keep=False, extra_args=()):
         self.binary = binary
+        self.extra_args = list(extra_args)  # more `cairn serve` flags, e.g. ["--flush-seconds", "10"]
         self.data_dir = tempfile.mkdtemp(prefix="cairn-bench-", dir=data_parent)
         self.port = free_port()
         self.endpoint = "127.0.0.1:%d" % self.port
@@ -259,7 +260,7 @@ class Server(object):
         import requests
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.endpoint],
+            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", self.endpoint] + self.extra_args,
             stdout=subprocess.DEVNULL, stderr=self._err, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         creds = os.path.join(self.data_dir, "credentials.json")

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::memtable::Memtable;
 use crate::split::files::parquet_path;
 use crate::split::lifecycle::{sweep_orphans, SplitLifecycle};
-use crate::split::reader::SplitReader;
+use crate::split::reader::{SplitReader, TimeOrderedQuery};
 use crate::state::IngestState;
 use crate::wal::codec::{self, AppendEntry, EncodeError};
 use crate::wal::{FsyncTimer, WalOptions, WalStats, WriteAheadLog};
@@ -319,6 +319,64 @@ impl LogEngine {
                 splits.reader.search(&snapshot, from, to, tokens).await
             }
             None => Ok(self.memtable.scan(logstore, from, to)),
+        }
+    }
+
+    /// Calls `visit` with every record of a logstore in `[from, to)` whose block `tokens`
+    /// admits, a few blocks at a time, so memory stays bounded whatever the range holds.
+    /// Returns how many records were visited.
+    pub async fn visit(
+        &self,
+        logstore: LogstoreId,
+        from: LogTime,
+        to: LogTime,
+        tokens: &TokenQuery,
+        visit: &mut (dyn FnMut(&LogRecord) + Send),
+    ) -> Result<u64, StoreError> {
+        match &self.splits {
+            Some(splits) => {
+                let snapshot = self.memtable.snapshot(logstore);
+                splits
+                    .reader
+                    .visit(&snapshot, from, to, tokens, visit)
+                    .await
+            }
+            None => {
+                let records = self.memtable.scan(logstore, from, to);
+                for record in &records {
+                    visit(record);
+                }
+                Ok(records.len() as u64)
+            }
+        }
+    }
+
+    /// The first `query.limit` matching records of a logstore by time (newest or oldest
+    /// first), reading only as many blocks as can hold them. Returns them in that order, and
+    /// how many records were examined.
+    pub async fn first_by_time(
+        &self,
+        logstore: LogstoreId,
+        query: &TimeOrderedQuery<'_>,
+    ) -> Result<(Vec<Arc<LogRecord>>, u64), StoreError> {
+        let snapshot = self.memtable.snapshot(logstore);
+        match &self.splits {
+            Some(splits) => splits.reader.top_by_time(&snapshot, query).await,
+            None => {
+                let mut records: Vec<Arc<LogRecord>> = self
+                    .memtable
+                    .scan(logstore, query.from, query.to)
+                    .into_iter()
+                    .collect();
+                let examined = records.len() as u64;
+                records.retain(|record| (query.accept)(record));
+                records.sort_by_key(|record| record.time.as_nanos());
+                if query.newest_first {
+                    records.reverse();
+                }
+                records.truncate(query.limit);
+                Ok((records, examined))
+            }
         }
     }
 

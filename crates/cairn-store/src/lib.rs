@@ -35,4 +35,5 @@ pub use engine::{
     AppendReceipt, AppendRequest, EngineStats, LogEngine, ProducerSequence, QuerySources,
 };
 pub use error::StoreError;
+pub use split::reader::TimeOrderedQuery;
 pub use split::{FailpointAction, SplitFailpoint, SplitSettings};

@@ -13,6 +13,7 @@ use std::time::Instant;
 use cairn_meta::{EntityKind, LogstoreRecord, ProjectRecord};
 use cairn_model::{IndexConfig, LogRecord, LogTime, TokenQuery, Tokenizer};
 use cairn_query::{parse_query, SearchMatcher};
+use cairn_store::TimeOrderedQuery;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -38,7 +39,6 @@ struct SearchParameters {
 /// The rows of one page and what it took to find them.
 struct SearchOutcome {
     page: Vec<Arc<LogRecord>>,
-    matched: usize,
     processed: usize,
     elapsed_millis: u128,
 }
@@ -102,7 +102,6 @@ pub async fn get_logs_v2(context: Context<'_>) -> Result<ApiResponse, ApiError> 
         "isAccurate": true,
         "columnTypes": [],
         "highlights": [],
-        "matchedCount": outcome.matched,
     });
     Ok(ApiResponse::json(&json!({ "meta": meta, "data": rows })))
 }
@@ -118,12 +117,12 @@ pub async fn get_histograms(context: Context<'_>) -> Result<ApiResponse, ApiErro
         0 => None,
         seconds => Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
     };
-    let records = matching_records(&context, &project, &logstore, &parameters).await?;
+    let times = matching_times(&context, &project, &logstore, &parameters).await?;
     let buckets = cairn_query::histogram(
         parameters.from.seconds,
         parameters.to.seconds.max(parameters.from.seconds),
         interval,
-        records.iter().map(|r| r.time.seconds),
+        times.iter().copied(),
     );
     let total: u64 = buckets.iter().map(|b| b.count).sum();
     let body: Vec<Value> = buckets
@@ -139,21 +138,23 @@ pub async fn list_topics(context: Context<'_>) -> Result<ApiResponse, ApiError> 
     let (_, logstore) = context.authorized_logstore("log:ListTopics").await?;
     let line = context.query_u64("line", 100)?.clamp(1, 1000) as usize;
     let token = context.request.query_param("token").unwrap_or("");
-    let all = context
+    let mut topics: BTreeSet<String> = BTreeSet::new();
+    context
         .state
         .engine
-        .search(
+        .visit(
             logstore.id,
             LogTime::new(0, 0),
             LogTime::new(u32::MAX, 999_999_999),
             &TokenQuery::Everything,
+            &mut |record| {
+                let topic = String::from_utf8_lossy(&record.topic);
+                if topic.as_ref() >= token && !topics.contains(topic.as_ref()) {
+                    topics.insert(topic.into_owned());
+                }
+            },
         )
         .await?;
-    let topics: BTreeSet<String> = all
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.topic).into_owned())
-        .filter(|t| t.as_str() >= token)
-        .collect();
     let page: Vec<&String> = topics.iter().take(line).collect();
     let next = topics.iter().nth(line).cloned().unwrap_or_default();
     Ok(ApiResponse::json(&json!(page))
@@ -168,32 +169,56 @@ async fn search(
     parameters: &SearchParameters,
 ) -> Result<SearchOutcome, ApiError> {
     let started = Instant::now();
-    let mut matched = matching_records(context, project, logstore, parameters).await?;
-    let processed = matched.len();
-    matched.sort_by_key(|r| r.time);
-    if parameters.reverse {
-        matched.reverse();
-    }
-    let count = matched.len();
-    let page = matched
+    let search = compile_search(context, project, logstore, parameters).await?;
+    let accept = |record: &LogRecord| search.accepts(record);
+    let query = TimeOrderedQuery {
+        from: parameters.from,
+        to: parameters.to,
+        tokens: &search.tokens,
+        accept: &accept,
+        newest_first: parameters.reverse,
+        limit: parameters.offset.saturating_add(parameters.line),
+    };
+    let (found, examined) = context
+        .state
+        .engine
+        .first_by_time(logstore.id, &query)
+        .await?;
+    let page = found
         .into_iter()
         .skip(parameters.offset)
         .take(parameters.line)
         .collect();
     Ok(SearchOutcome {
         page,
-        matched: count,
-        processed,
+        processed: examined as usize,
         elapsed_millis: started.elapsed().as_millis(),
     })
 }
 
-async fn matching_records(
+/// A search statement compiled for one logstore: the matcher, the tokens the split index
+/// can skip blocks by, and the topic filter.
+struct CompiledSearch {
+    matcher: SearchMatcher,
+    tokens: TokenQuery,
+    topic: Option<Vec<u8>>,
+}
+
+impl CompiledSearch {
+    fn accepts(&self, record: &LogRecord) -> bool {
+        self.topic
+            .as_deref()
+            .is_none_or(|topic| record.topic == topic)
+            && (self.matcher.matches_all() || self.matcher.matches(record))
+    }
+}
+
+async fn compile_search(
     context: &Context<'_>,
     project: &ProjectRecord,
     logstore: &LogstoreRecord,
     parameters: &SearchParameters,
-) -> Result<Vec<Arc<LogRecord>>, ApiError> {
+) -> Result<CompiledSearch, ApiError> {
     let query = parse_query(&parameters.query)?;
     if let Some(sql) = &query.sql {
         return Err(ApiError::parameter_invalid(format!(
@@ -203,18 +228,43 @@ async fn matching_records(
     }
     let index = index_config(context, project, logstore).await?;
     let matcher = SearchMatcher::new(&query.search, index.as_ref())?;
-    let match_all = matcher.matches_all();
-    let topic = parameters.topic.as_deref().map(str::as_bytes);
     let tokens = matcher.token_query(&Tokenizer::sls_default());
-    Ok(context
+    Ok(CompiledSearch {
+        matcher,
+        tokens,
+        topic: parameters
+            .topic
+            .as_ref()
+            .map(|topic| topic.as_bytes().to_vec()),
+    })
+}
+
+/// The times (seconds) of every record the search matches, visiting the logstore a few
+/// blocks at a time.
+async fn matching_times(
+    context: &Context<'_>,
+    project: &ProjectRecord,
+    logstore: &LogstoreRecord,
+    parameters: &SearchParameters,
+) -> Result<Vec<u32>, ApiError> {
+    let search = compile_search(context, project, logstore, parameters).await?;
+    let mut times = Vec::new();
+    context
         .state
         .engine
-        .search(logstore.id, parameters.from, parameters.to, &tokens)
-        .await?
-        .into_iter()
-        .filter(|record| topic.is_none_or(|t| record.topic == t))
-        .filter(|record| match_all || matcher.matches(record))
-        .collect())
+        .visit(
+            logstore.id,
+            parameters.from,
+            parameters.to,
+            &search.tokens,
+            &mut |record| {
+                if search.accepts(record) {
+                    times.push(record.time.seconds);
+                }
+            },
+        )
+        .await?;
+    Ok(times)
 }
 
 async fn index_config(

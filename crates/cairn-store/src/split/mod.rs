@@ -9,7 +9,7 @@
 pub mod columns;
 pub mod files;
 pub(crate) mod lifecycle;
-pub(crate) mod reader;
+pub mod reader;
 pub mod token_index;
 
 pub use lifecycle::{FailpointAction, SplitFailpoint, SplitSettings};

@@ -23,6 +23,34 @@ use crate::split::files::{
 use crate::split::token_index::{TokenIndex, BLOCK_ROWS};
 use crate::StoreError;
 
+/// Blocks read per step by [`SplitReader::visit`] and [`SplitReader::top_by_time`].
+const UNITS_PER_READ: usize = 16;
+
+/// A block of a split (by position in the snapshot, and number), or the records in memory.
+#[derive(Debug, Clone, Copy)]
+struct ReadUnit {
+    split: Option<(usize, usize)>,
+    min_time: i64,
+    max_time: i64,
+}
+
+/// A search for the first records by time: see [`SplitReader::top_by_time`].
+#[derive(Clone, Copy)]
+pub struct TimeOrderedQuery<'q> {
+    /// Start of the time range (inclusive).
+    pub from: LogTime,
+    /// End of the time range (exclusive).
+    pub to: LogTime,
+    /// Blocks this rules out are not read.
+    pub tokens: &'q TokenQuery,
+    /// Whether a record matches (the search's matcher).
+    pub accept: &'q (dyn Fn(&LogRecord) -> bool + Sync),
+    /// Newest first (SLS `reverse=true`) or oldest first.
+    pub newest_first: bool,
+    /// How many records are wanted.
+    pub limit: usize,
+}
+
 /// What is kept in memory per split.
 #[derive(Debug)]
 pub(crate) struct CachedSplit {
@@ -164,6 +192,174 @@ impl SplitReader {
                 .cloned(),
         );
         Ok(found)
+    }
+
+    /// The blocks of the snapshot's splits that may hold matches in `[from, to)`, each with
+    /// its time range, and the records in memory as one last pseudo-block.
+    async fn candidate_units(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        from: LogTime,
+        to: LogTime,
+        tokens: &TokenQuery,
+    ) -> Result<Vec<ReadUnit>, StoreError> {
+        let (from_seconds, to_seconds) = (i64::from(from.seconds), i64::from(to.seconds) + 1);
+        let mut units = Vec::new();
+        for (position, split) in snapshot.splits.iter().enumerate() {
+            if split.max_time < from_seconds || split.min_time >= to_seconds {
+                continue;
+            }
+            let cached = self.cached(split).await?;
+            for block in cached
+                .index
+                .candidate_blocks(tokens, from_seconds, to_seconds)
+            {
+                let (min_time, max_time) = cached
+                    .index
+                    .block_time_range(block)
+                    .unwrap_or((split.min_time, split.max_time));
+                units.push(ReadUnit {
+                    split: Some((position, block)),
+                    min_time,
+                    max_time,
+                });
+            }
+        }
+        if !snapshot.records.is_empty() {
+            let times = snapshot.records.iter().map(|r| i64::from(r.time.seconds));
+            units.push(ReadUnit {
+                split: None,
+                min_time: times.clone().min().unwrap_or(0),
+                max_time: times.max().unwrap_or(0),
+            });
+        }
+        Ok(units)
+    }
+
+    /// Reads a run of units (blocks of one split, or memory) into records in `[from, to)`.
+    async fn read_units(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        units: &[ReadUnit],
+        from: LogTime,
+        to: LogTime,
+    ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
+        let in_range = |record: &LogRecord| {
+            let time = record.time.as_nanos();
+            from.as_nanos() <= time && time < to.as_nanos()
+        };
+        let mut found = Vec::new();
+        let mut by_split: std::collections::BTreeMap<usize, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for unit in units {
+            match unit.split {
+                Some((split, block)) => by_split.entry(split).or_default().push(block),
+                None => found.extend(
+                    snapshot
+                        .records
+                        .iter()
+                        .filter(|record| in_range(record))
+                        .cloned(),
+                ),
+            }
+        }
+        for (position, mut blocks) in by_split {
+            let split = &snapshot.splits[position];
+            blocks.sort_unstable();
+            blocks.dedup();
+            let cached = self.cached(split).await?;
+            let everything = blocks.len() == cached.index.block_count();
+            let records = self
+                .read_blocks(split, &cached, (!everything).then_some(&blocks[..]))
+                .await?;
+            found.extend(
+                records
+                    .into_iter()
+                    .filter(|(_, record)| in_range(record))
+                    .map(|(_, record)| Arc::new(record)),
+            );
+        }
+        Ok(found)
+    }
+
+    /// Calls `visit` with every record in `[from, to)` of the blocks `tokens` admits, a few
+    /// blocks at a time (memory stays bounded); returns the number of records visited.
+    pub(crate) async fn visit(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        from: LogTime,
+        to: LogTime,
+        tokens: &TokenQuery,
+        visit: &mut (dyn FnMut(&LogRecord) + Send),
+    ) -> Result<u64, StoreError> {
+        let units = self.candidate_units(snapshot, from, to, tokens).await?;
+        let mut visited = 0u64;
+        for chunk in units.chunks(UNITS_PER_READ) {
+            for record in self.read_units(snapshot, chunk, from, to).await? {
+                visit(&record);
+                visited += 1;
+            }
+        }
+        Ok(visited)
+    }
+
+    /// The `limit` newest (or oldest) records in `[from, to)` that `accept` takes, reading
+    /// blocks from the newest (oldest) on and stopping as soon as no unread block can hold a
+    /// better one. Returns them best first, and how many records were examined.
+    pub(crate) async fn top_by_time(
+        &self,
+        snapshot: &LogstoreSnapshot,
+        query: &TimeOrderedQuery<'_>,
+    ) -> Result<(Vec<Arc<LogRecord>>, u64), StoreError> {
+        let TimeOrderedQuery {
+            from,
+            to,
+            tokens,
+            accept,
+            newest_first,
+            limit,
+        } = *query;
+        let mut units = self.candidate_units(snapshot, from, to, tokens).await?;
+        if newest_first {
+            units.sort_by_key(|unit| std::cmp::Reverse(unit.max_time));
+        } else {
+            units.sort_by_key(|unit| unit.min_time);
+        }
+        let key = |record: &LogRecord| record.time.as_nanos();
+        let mut best: Vec<Arc<LogRecord>> = Vec::new();
+        let mut examined = 0u64;
+        let mut next = 0;
+        // Start with one block and double: a page is often found in the first few.
+        let mut step = 1;
+        while next < units.len() {
+            if best.len() >= limit && limit > 0 {
+                let worst = key(&best[best.len() - 1]) / 1_000_000_000;
+                let unit = &units[next];
+                let hopeless = if newest_first {
+                    (unit.max_time as u64) < worst
+                } else {
+                    (unit.min_time as u64) > worst
+                };
+                if hopeless {
+                    break;
+                }
+            }
+            let end = (next + step).min(units.len());
+            step = (step * 2).min(UNITS_PER_READ);
+            let records = self
+                .read_units(snapshot, &units[next..end], from, to)
+                .await?;
+            next = end;
+            examined += records.len() as u64;
+            best.extend(records.into_iter().filter(|record| accept(record)));
+            if newest_first {
+                best.sort_by_key(|record| std::cmp::Reverse(key(record)));
+            } else {
+                best.sort_by_key(|record| key(record));
+            }
+            best.truncate(limit);
+        }
+        Ok((best, examined))
     }
 
     /// Up to `max_records` records from `offset` on (see `LogEngine::read_from`).

@@ -267,6 +267,13 @@ impl TokenIndex {
             .collect()
     }
 
+    /// The time range `(min, max)` of block `block`, seconds.
+    pub fn block_time_range(&self, block: usize) -> Option<(i64, i64)> {
+        self.blocks
+            .get(block)
+            .map(|summary| (summary.min_time, summary.max_time))
+    }
+
     /// Number of rows indexed.
     pub fn row_count(&self) -> u64 {
         self.row_count

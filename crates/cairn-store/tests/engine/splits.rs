@@ -12,6 +12,7 @@ use cairn_meta::{Account, Metastore, NewLogstore, ProjectRecord, SplitStore, Sql
 use cairn_model::{AccountId, LogTime, LogstoreId, LogstoreName, ProjectName, TokenQuery};
 use cairn_store::{
     EngineConfig, FailpointAction, LogEngine, SplitFailpoint, SplitSettings, StoreError,
+    TimeOrderedQuery,
 };
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
@@ -394,7 +395,8 @@ async fn expired_splits_are_removed_whole_and_reading_starts_after_them() {
         .await
         .expect("append");
     engine.flush(LogstoreId(logstore)).await.expect("flush");
-    assert_eq!(engine.splits(LogstoreId(logstore)).len(), 2);
+    // (The background pass may already have removed the expired split.)
+    assert!(engine.splits(LogstoreId(logstore)).len() <= 2);
     engine.apply_retention().await.expect("retention");
     let left = engine.splits(LogstoreId(logstore));
     assert_eq!(left.len(), 1);
@@ -441,4 +443,73 @@ async fn dropping_a_logstore_deletes_its_splits() {
         .is_empty());
     assert_eq!(object_files(root.path()), 0);
     assert!(everything(&engine, logstore).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_newest_records_are_found_without_reading_every_block() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let engine = LogEngine::open(split_config(root.path(), &meta, &objects, None))
+        .await
+        .expect("open");
+    let start = now() - 10_000;
+    // Ten splits of 2048 records, each a later second than the one before.
+    for split in 0..10u32 {
+        let names: Vec<String> = (0..2048).map(|n| format!("t{split}-{n}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        engine
+            .append(request(logstore, group(&refs, start + split)))
+            .await
+            .expect("append");
+        engine.flush(LogstoreId(logstore)).await.expect("flush");
+    }
+    engine
+        .append(request(logstore, group(&["in-memory"], start + 5)))
+        .await
+        .expect("append");
+    let accept = |_: &cairn_model::LogRecord| true;
+    let query = TimeOrderedQuery {
+        from: LogTime::new(0, 0),
+        to: LogTime::new(u32::MAX, 0),
+        tokens: &TokenQuery::Everything,
+        accept: &accept,
+        newest_first: true,
+        limit: 5,
+    };
+    let (newest, examined) = engine
+        .first_by_time(LogstoreId(logstore), &query)
+        .await
+        .expect("newest");
+    assert_eq!(newest.len(), 5);
+    assert!(newest.iter().all(|record| record.time.seconds == start + 9));
+    assert!(examined < 20_480 / 2, "examined {examined} records");
+    let oldest_query = TimeOrderedQuery {
+        newest_first: false,
+        ..query
+    };
+    let (oldest, _) = engine
+        .first_by_time(LogstoreId(logstore), &oldest_query)
+        .await
+        .expect("oldest");
+    assert!(oldest.iter().all(|record| record.time.seconds == start));
+
+    let mut visited = 0u64;
+    let mut in_window = 0u64;
+    let total = engine
+        .visit(
+            LogstoreId(logstore),
+            LogTime::new(start + 5, 0),
+            LogTime::new(start + 7, 0),
+            &TokenQuery::Everything,
+            &mut |record| {
+                visited += 1;
+                if (start + 5..start + 7).contains(&record.time.seconds) {
+                    in_window += 1;
+                }
+            },
+        )
+        .await
+        .expect("visit");
+    assert_eq!(total, 2 * 2048 + 1);
+    assert_eq!((visited, in_window), (total, total));
 }
