@@ -34,7 +34,10 @@ Phases (all against one `$CAIRN_BIN serve --flush-seconds 10` on a fresh temp da
  6. Bytes on disk per raw byte: the published splits' .parquet + .tokens files / raw bytes.
     Target <= 0.15.
 
-Prints a markdown table (metric | Cairn | peer | ratio | target | met?) and details.
+Prints a markdown table (metric | Cairn | peer | ratio | target | met?) and details; exits 1 if a
+result check failed (wrong needle rows, counts differing between the engines or from the records
+sent). Debug builds give meaningless numbers. Disk: the corpus takes ~1.15x the raw bytes (~6.3 GB
+at the default size), the server's data dir ~0.2x plus up to a few 64 MiB WAL segments.
 
   bench/run-storage                                   # release build, venv; 20 M records (~5.5 GB raw)
   SKIP_BUILD=1 bench/run-storage --total-mb 40        # smoke run
@@ -259,11 +262,13 @@ def agreement(i, cairn_rows, duck_rows, expected):
         return "counts equal" if c == d else "COUNTS DIFFER: %r vs %r" % (c, d)
     if i == 1:
         c, d = sum(int(r["c"]) for r in cairn_rows), sum(int(n) for _, n in duck_rows)
-        ok = c == d == expected
-        return ("totals equal (%d minutes)" % len(duck_rows)) if ok else "TOTALS DIFFER %d/%d/%d" % (c, d, expected)
-    top_c = [r.get("request_uri") for r in cairn_rows[:3]]
-    top_d = [r[0] for r in duck_rows[:3]]
-    return "top 3: Cairn %s, DuckDB %s" % (top_c, top_d)
+        if not c == d == expected:
+            return "TOTALS DIFFER: Cairn %d, DuckDB %d, records %d" % (c, d, expected)
+        same = {int(float(r["minute"])): int(r["c"]) for r in cairn_rows} == {int(m): int(n) for m, n in duck_rows}
+        return "totals equal, %d minutes, per-minute counts %s" % (len(duck_rows), "equal" if same else "DIFFER")
+    top_c = [sl.null_key(r.get("request_uri")) for r in cairn_rows[:3]]
+    top_d = [sl.null_key(r[0]) for r in duck_rows[:3]]
+    return "top 3 URLs %s" % ("agree" if top_c == top_d else "differ: Cairn %s, DuckDB %s" % (top_c, top_d))
 
 
 def fmt_ms(seconds):
@@ -275,7 +280,7 @@ def met(ok):
 
 
 def print_report(a, plan, ing, disk, needle, cairn_aggs, duck, rss, info):
-    """The markdown tables."""
+    """Prints the markdown tables; returns the result checks that failed (empty if none)."""
     raw_mb = ing["kv"] / 1e6
     eff = raw_mb / ing["cpu_flushed"] if ing["cpu_flushed"] > 0 else float("nan")
     print("\n## Cairn storage and query benchmark — %s, rev %s\n" % (info["date"], info["rev"]))
@@ -305,7 +310,7 @@ def print_report(a, plan, ing, disk, needle, cairn_aggs, duck, rss, info):
             else c["why"]), fmt_ms(c["time"]), "DuckDB: %s" % fmt_ms(d["time"]) if d else "skipped",
             "%.2f× DuckDB's time" % ratio if ratio else "n/a", "≤ 1.5×", met(ratio <= 1.5 if ratio else None)))
     total_disk = disk["parquet"] + disk["tokens"]
-    rows.append(("Bytes on disk per raw byte (parquet + tokens, %d splits)" % disk["splits"],
+    rows.append(("Bytes on disk per raw byte (parquet + tokens; splits: %d)" % disk["splits"],
                  "%.3f" % (total_disk / ing["kv"]), "—", "—", "≤ 0.15", met(total_disk / ing["kv"] <= 0.15)))
     rows.append(("… parquet only / tokens only", "%.3f / %.3f" % (disk["parquet"] / ing["kv"], disk["tokens"] / ing["kv"]),
                  "—", "—", "", ""))
@@ -350,6 +355,11 @@ def print_report(a, plan, ing, disk, needle, cairn_aggs, duck, rss, info):
             duck["version"], duck["threads"], duck["count"], duck["count_check"])))
     for k, v in details:
         print("| %s | %s |" % (k, v))
+    checks = [needle["check"], needle.get("rg_check", "ok"), duck["count_check"] if duck else "ok",
+              "ok" if ing["rows"] == ing["expected"] else "MISMATCH"]
+    checks += [agreement(i, c["rows"], duck and duck["aggs"][i]["rows"], ing["expected"])
+               for i, c in enumerate(cairn_aggs)]
+    return [c for c in checks if "MISMATCH" in c or "DIFFER" in c]
 
 
 def main():
@@ -398,7 +408,9 @@ def main():
             print("kept %s and %s" % (server.data_dir, plan["work_dir"]), file=sys.stderr)
         else:
             shutil.rmtree(plan["work_dir"], ignore_errors=True)
-    print_report(a, plan, ing, disk, needle, cairn_aggs, duck, rss, info)
+    failed = print_report(a, plan, ing, disk, needle, cairn_aggs, duck, rss, info)
+    if failed:
+        raise SystemExit("result checks failed: %s" % "; ".join(failed))
 
 
 if __name__ == "__main__":
