@@ -57,14 +57,14 @@ def test_v4_signing(cairn_server, project):
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_sql_query_is_a_clear_error(client, client_v1, project, version):
-    """Until the SQL engine lands, `search | select ...` must fail cleanly: a server error code,
-    a 4xx (a 5xx would make the SDK retry 10 times), and a message that names SQL."""
+    """Bad SQL after `|` fails cleanly: a server error code, a 4xx (a 5xx would make the SDK
+    retry 10 times), and a message that names SQL."""
     c = client if version == "v2" else client_v1
     c.create_logstore(project, "sql", ttl=1, shard_count=1)
     c.create_index(project, "sql", index_config({"k": "text"}))
     now = int(time.time())
     with pytest.raises(LogException) as info:
-        c.get_log(project, "sql", now - 60, now + 60, query="* | select count(*)")
+        c.get_log(project, "sql", now - 60, now + 60, query="* | select count(* from")
     ex = info.value
     assert ex.get_error_code() and ex.get_error_code() not in SDK_SIDE_CODES, str(ex)
     assert 400 <= ex.resp_status < 500, "HTTP %s: %s" % (ex.resp_status, ex)

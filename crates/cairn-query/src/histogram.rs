@@ -81,15 +81,30 @@ pub fn histogram(
     interval: Option<u32>,
     times: impl Iterator<Item = u32>,
 ) -> Vec<HistogramBucket> {
-    if from >= to {
-        return Vec::new();
-    }
+    histogram_of_counts(from, to, interval, times.map(|time| (time, 1)))
+}
+
+/// The bucket width [`histogram`] uses for `[from, to)` and a requested `interval`.
+pub(crate) fn bucket_interval(from: u32, to: u32, interval: Option<u32>) -> u64 {
     let requested = match interval {
         Some(interval) if interval > 0 => interval,
         _ => auto_interval(from, to),
     };
+    effective_interval(u64::from(from), u64::from(to), u64::from(requested))
+}
+
+/// Like [`histogram`], from `(time, count)` pairs: each adds `count` to the bucket of `time`.
+pub(crate) fn histogram_of_counts(
+    from: u32,
+    to: u32,
+    interval: Option<u32>,
+    counts: impl Iterator<Item = (u32, u64)>,
+) -> Vec<HistogramBucket> {
+    if from >= to {
+        return Vec::new();
+    }
     let (from64, to64) = (u64::from(from), u64::from(to));
-    let interval = effective_interval(from64, to64, u64::from(requested));
+    let interval = bucket_interval(from, to, interval);
     let first = from64 / interval;
     let count = bucket_count(from64, to64, interval);
     let mut buckets: Vec<HistogramBucket> = (0..count)
@@ -102,11 +117,11 @@ pub fn histogram(
             }
         })
         .collect();
-    for time in times {
+    for (time, records) in counts {
         if (from..to).contains(&time) {
             let index = u64::from(time) / interval - first;
             if let Some(bucket) = usize::try_from(index).ok().and_then(|i| buckets.get_mut(i)) {
-                bucket.count += 1;
+                bucket.count += records;
             }
         }
     }

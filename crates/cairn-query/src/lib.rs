@@ -6,7 +6,8 @@
 //! [`SearchMatcher::new`] compiles an expression against a logstore's
 //! [`IndexConfig`](cairn_model::IndexConfig) (delimiters, case sensitivity, field types,
 //! aliases) once; [`SearchMatcher::matches`] then tests records without re-reading the query.
-//! [`histogram`] buckets record times for GetHistograms.
+//! [`histogram`] buckets record times for GetHistograms. The [`sql`] module runs the SQL half
+//! on DataFusion over Parquet split files and in-memory Arrow batches ([`sql::SqlEngine`]).
 //!
 //! Supported syntax: terms (`error`), quoted text (`"connection reset"`: literal, both tokens
 //! in any order), phrases (`#"connection reset"`: the tokens consecutively, in order),
@@ -29,6 +30,7 @@ mod lexer;
 pub mod matcher;
 mod parser;
 mod pattern;
+pub mod sql;
 
 pub use ast::{CompareOp, Number, SearchExpression, ValueForm};
 pub use error::QueryError;

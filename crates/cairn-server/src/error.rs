@@ -142,7 +142,16 @@ impl From<ProtocolError> for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
-        Self::parameter_invalid(error.to_string())
+        if error.is_transient() {
+            tracing::warn!(error = %error, "a query could not read its data");
+            return Self::server_busy("the query could not read its data, please retry");
+        }
+        match &error {
+            QueryError::MemoryLimit { .. } | QueryError::SpillLimit { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "ExceedQuota", error.to_string())
+            }
+            _ => Self::parameter_invalid(error.to_string()),
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use cairn_query::sql::SqlEngine;
+
 use cairn_iam::{Iam, ResourceDirectory};
 use cairn_jobs::JobScheduler;
 use cairn_meta::Metastore;
@@ -37,6 +39,8 @@ pub struct ServerComponents {
     pub jobs: Arc<JobScheduler>,
     /// Prometheus metrics.
     pub metrics: Arc<ServerMetrics>,
+    /// The SQL engine of `search | SQL`.
+    pub sql: Arc<SqlEngine>,
 }
 
 /// The server's shared state; handlers receive it as `Arc<ServerState>`.
@@ -53,6 +57,8 @@ pub struct ServerState {
     pub engine: Arc<LogEngine>,
     /// Prometheus metrics.
     pub metrics: Arc<ServerMetrics>,
+    /// The SQL engine of `search | SQL`.
+    pub sql: Arc<SqlEngine>,
     /// The region written into ARNs and project descriptions.
     pub region: String,
     /// The account created at first start; only it may create accounts.
@@ -72,6 +78,7 @@ impl ServerState {
             engine,
             jobs,
             metrics,
+            sql,
         } = components;
         let ServerSettings {
             region,
@@ -85,6 +92,7 @@ impl ServerState {
             jobs,
             engine,
             metrics,
+            sql,
             region,
             operator_account,
             endpoint_domains,

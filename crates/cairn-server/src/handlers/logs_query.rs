@@ -12,11 +12,13 @@ use std::time::Instant;
 
 use cairn_meta::{EntityKind, LogstoreRecord, ProjectRecord};
 use cairn_model::{IndexConfig, LogRecord, LogTime, TokenQuery, Tokenizer};
+use cairn_query::sql::SqlResult;
 use cairn_query::{parse_query, SearchMatcher};
 use cairn_store::TimeOrderedQuery;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::sql_query;
 use super::{parse_bool, Context};
 use crate::error::ApiError;
 use crate::response::ApiResponse;
@@ -46,7 +48,35 @@ struct SearchOutcome {
 pub async fn get_logs_v1(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let (project, logstore) = context.authorized_logstore("log:GetLogStoreLogs").await?;
     let parameters = parameters_from_query(&context)?;
-    let outcome = search(&context, &project, &logstore, &parameters).await?;
+    let outcome = match search(&context, &project, &logstore, &parameters).await? {
+        QueryOutcome::Search(outcome) => outcome,
+        QueryOutcome::Sql {
+            result,
+            search,
+            sql,
+        } => {
+            let rows: Vec<Value> = result
+                .rows
+                .iter()
+                .map(|row| sql_query::row_json(&result.columns, row))
+                .collect();
+            return Ok(ApiResponse::json(&Value::Array(rows))
+                .with_header("x-log-progress", "Complete")
+                .with_header("x-log-count", result.rows.len().to_string())
+                .with_header("x-log-processed-rows", result.processed_rows.to_string())
+                .with_header(
+                    "x-log-elapsed-millisecond",
+                    result.elapsed.as_millis().to_string(),
+                )
+                .with_header("x-log-has-sql", "True")
+                .with_header(
+                    "x-log-query-info",
+                    query_info(&parameters.query).to_string(),
+                )
+                .with_header("x-log-where-query", search)
+                .with_header("x-log-agg-query", sql));
+        }
+    };
     let rows: Vec<Value> = outcome.page.iter().map(|r| record_json(r)).collect();
     Ok(ApiResponse::json(&Value::Array(rows))
         .with_header("x-log-progress", "Complete")
@@ -68,7 +98,41 @@ pub async fn get_logs_v1(context: Context<'_>) -> Result<ApiResponse, ApiError> 
 pub async fn get_logs_v2(context: Context<'_>) -> Result<ApiResponse, ApiError> {
     let (project, logstore) = context.authorized_logstore("log:GetLogStoreLogs").await?;
     let parameters = parameters_from_body(&context)?;
-    let outcome = search(&context, &project, &logstore, &parameters).await?;
+    let outcome = match search(&context, &project, &logstore, &parameters).await? {
+        QueryOutcome::Search(outcome) => outcome,
+        QueryOutcome::Sql {
+            result,
+            search,
+            sql,
+        } => {
+            let rows: Vec<Value> = result
+                .rows
+                .iter()
+                .map(|row| sql_query::row_json(&result.columns, row))
+                .collect();
+            let meta = json!({
+                "progress": "Complete",
+                "count": rows.len(),
+                "processedRows": result.processed_rows,
+                "processedBytes": result.processed_bytes,
+                "elapsedMillisecond": result.elapsed.as_millis(),
+                "hasSQL": true,
+                "whereQuery": search,
+                "aggQuery": sql,
+                "keys": result.columns,
+                "isAccurate": true,
+                "limited": if result.truncated { 1 } else { 0 },
+                "telementryType": "logging",
+                "powerSql": false,
+                "terms": [],
+                "marker": "",
+                "mode": 0,
+                "columnTypes": [],
+                "highlights": [],
+            });
+            return Ok(ApiResponse::json(&json!({ "meta": meta, "data": rows })));
+        }
+    };
     let mut keys = BTreeSet::new();
     let rows: Vec<Value> = outcome
         .page
@@ -117,13 +181,29 @@ pub async fn get_histograms(context: Context<'_>) -> Result<ApiResponse, ApiErro
         0 => None,
         seconds => Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
     };
-    let times = matching_times(&context, &project, &logstore, &parameters).await?;
-    let buckets = cairn_query::histogram(
-        parameters.from.seconds,
-        parameters.to.seconds.max(parameters.from.seconds),
-        interval,
-        times.iter().copied(),
-    );
+    let (search, _) = compile_search(&context, &project, &logstore, &parameters).await?;
+    let buckets = if search.matches_everything() {
+        sql_query::histogram_of_everything(
+            &context,
+            sql_query::SqlInput {
+                logstore: &logstore,
+                index: search.index.as_ref(),
+                from: parameters.from,
+                to: parameters.to,
+                narrowing: None,
+            },
+            interval,
+        )
+        .await?
+    } else {
+        let times = matching_times(&context, &logstore, &parameters, &search).await?;
+        cairn_query::histogram(
+            parameters.from.seconds,
+            parameters.to.seconds.max(parameters.from.seconds),
+            interval,
+            times.iter().copied(),
+        )
+    };
     let total: u64 = buckets.iter().map(|b| b.count).sum();
     let body: Vec<Value> = buckets
         .iter()
@@ -162,15 +242,57 @@ pub async fn list_topics(context: Context<'_>) -> Result<ApiResponse, ApiError> 
         .with_header("x-log-nexttoken", next))
 }
 
+/// What a GetLogs query produced: a page of records, or a SQL result.
+enum QueryOutcome {
+    Search(SearchOutcome),
+    Sql {
+        result: SqlResult,
+        /// The search part (before `|`).
+        search: String,
+        /// The SQL part (after `|`).
+        sql: String,
+    },
+}
+
 async fn search(
     context: &Context<'_>,
     project: &ProjectRecord,
     logstore: &LogstoreRecord,
     parameters: &SearchParameters,
-) -> Result<SearchOutcome, ApiError> {
+) -> Result<QueryOutcome, ApiError> {
     let started = Instant::now();
-    let search = compile_search(context, project, logstore, parameters).await?;
+    let (search, sql) = compile_search(context, project, logstore, parameters).await?;
     let accept = |record: &LogRecord| search.accepts(record);
+    if let Some(sql) = sql {
+        let narrowing = (!search.matches_everything()).then_some((
+            &search.tokens,
+            &accept as &(dyn Fn(&LogRecord) -> bool + Sync),
+        ));
+        let result = sql_query::run_sql(
+            context,
+            project,
+            &sql,
+            sql_query::SqlInput {
+                logstore,
+                index: search.index.as_ref(),
+                from: parameters.from,
+                to: parameters.to,
+                narrowing,
+            },
+        )
+        .await?;
+        let search_text = parameters
+            .query
+            .split_once('|')
+            .map_or(parameters.query.as_str(), |(search, _)| search)
+            .trim()
+            .to_owned();
+        return Ok(QueryOutcome::Sql {
+            result,
+            search: search_text,
+            sql,
+        });
+    }
     let query = TimeOrderedQuery {
         from: parameters.from,
         to: parameters.to,
@@ -189,11 +311,11 @@ async fn search(
         .skip(parameters.offset)
         .take(parameters.line)
         .collect();
-    Ok(SearchOutcome {
+    Ok(QueryOutcome::Search(SearchOutcome {
         page,
         processed: examined as usize,
         elapsed_millis: started.elapsed().as_millis(),
-    })
+    }))
 }
 
 /// A search statement compiled for one logstore: the matcher, the tokens the split index
@@ -202,9 +324,15 @@ struct CompiledSearch {
     matcher: SearchMatcher,
     tokens: TokenQuery,
     topic: Option<Vec<u8>>,
+    index: Option<IndexConfig>,
 }
 
 impl CompiledSearch {
+    /// Whether every record in the time range matches (so nothing needs checking).
+    fn matches_everything(&self) -> bool {
+        self.topic.is_none() && self.matcher.matches_all()
+    }
+
     fn accepts(&self, record: &LogRecord) -> bool {
         self.topic
             .as_deref()
@@ -213,41 +341,37 @@ impl CompiledSearch {
     }
 }
 
+/// Compiles the search part of the query; returns it with the SQL part, if any.
 async fn compile_search(
     context: &Context<'_>,
     project: &ProjectRecord,
     logstore: &LogstoreRecord,
     parameters: &SearchParameters,
-) -> Result<CompiledSearch, ApiError> {
+) -> Result<(CompiledSearch, Option<String>), ApiError> {
     let query = parse_query(&parameters.query)?;
-    if let Some(sql) = &query.sql {
-        return Err(ApiError::parameter_invalid(format!(
-            "SQL analysis after `|` is not supported by this version of Cairn yet (got `{sql}`); \
-             remove the `| ...` part to search"
-        )));
-    }
     let index = index_config(context, project, logstore).await?;
     let matcher = SearchMatcher::new(&query.search, index.as_ref())?;
     let tokens = matcher.token_query(&Tokenizer::sls_default());
-    Ok(CompiledSearch {
+    let compiled = CompiledSearch {
         matcher,
         tokens,
         topic: parameters
             .topic
             .as_ref()
             .map(|topic| topic.as_bytes().to_vec()),
-    })
+        index,
+    };
+    Ok((compiled, query.sql))
 }
 
 /// The times (seconds) of every record the search matches, visiting the logstore a few
 /// blocks at a time.
 async fn matching_times(
     context: &Context<'_>,
-    project: &ProjectRecord,
     logstore: &LogstoreRecord,
     parameters: &SearchParameters,
+    search: &CompiledSearch,
 ) -> Result<Vec<u32>, ApiError> {
-    let search = compile_search(context, project, logstore, parameters).await?;
     let mut times = Vec::new();
     context
         .state

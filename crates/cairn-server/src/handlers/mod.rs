@@ -22,6 +22,7 @@ mod projects;
 mod pull_logs;
 mod put_logs;
 mod shards;
+mod sql_query;
 
 use cairn_iam::Principal;
 use cairn_meta::{LogstoreRecord, ProjectRecord};

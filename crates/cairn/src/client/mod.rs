@@ -13,6 +13,7 @@
 //! cairn index set --project demo --logstore app --default
 //! echo "hello world" | cairn put --project demo --logstore app
 //! cairn get --project demo --logstore app --query hello
+//! cairn query --project demo --logstore app '* | SELECT count(*) AS records'
 //! ```
 //!
 //! Beyond that: policies and roles (`cairn policy`, `cairn role`), temporary credentials
@@ -29,6 +30,7 @@ mod logs;
 mod output;
 mod policies;
 mod progress;
+mod query;
 mod resources;
 mod roles;
 mod sts;
@@ -53,6 +55,8 @@ pub enum ClientCommand {
     Put(logs::PutArgs),
     /// Search a logstore and print the matching records
     Get(logs::GetArgs),
+    /// Run `search | SQL` on a logstore and print the result as a table or JSON
+    Query(query::QueryArgs),
     /// Manage accounts, the tenants of this server (operator only)
     #[command(subcommand)]
     Account(iam::AccountCommand),
@@ -88,6 +92,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Index(command) => resources::run_index(command).await,
         ClientCommand::Put(args) => logs::run_put(args).await,
         ClientCommand::Get(args) => logs::run_get(args).await,
+        ClientCommand::Query(args) => query::run_query(args).await,
         ClientCommand::Account(command) => iam::run_account(command).await,
         ClientCommand::User(command) => iam::run_user(command).await,
         ClientCommand::Key(command) => iam::run_key(command).await,
@@ -130,6 +135,20 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(parse(&["get", "-p", "demo", "-l", "app", "--from", "yesterday"]).is_err());
+    }
+
+    #[test]
+    fn query_takes_the_query_as_an_argument() {
+        let sql = "* | SELECT status, count(*) AS c GROUP BY status";
+        let command = parse(&["query", "-p", "demo", "-l", "app", "--from", "-1h", sql]);
+        assert!(
+            matches!(command, Ok(ClientCommand::Query(_))),
+            "{command:?}"
+        );
+        let json = parse(&["query", "-p", "demo", "-l", "app", "-o", "json", sql]);
+        assert!(json.is_ok(), "{json:?}");
+        assert!(parse(&["query", "-p", "demo", "-l", "app"]).is_err());
+        assert!(parse(&["query", "-p", "demo", "-l", "app", "-o", "csv", sql]).is_err());
     }
 
     #[test]

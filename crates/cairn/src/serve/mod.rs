@@ -22,6 +22,7 @@ use anyhow::Context;
 use cairn_iam::{Iam, MasterKey, ResourceDirectory};
 use cairn_jobs::{EngineLogAccess, JobOptions, JobScheduler};
 use cairn_meta::{Metastore, SqliteMetastore};
+use cairn_query::sql::{SqlEngine, SqlEngineConfig};
 use cairn_server::{ServerComponents, ServerMetrics, ServerSettings, ServerState};
 use cairn_store::{EngineConfig, FailpointAction, LogEngine, SplitFailpoint, SplitSettings};
 
@@ -88,6 +89,17 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
         .context("cannot open the log engine")?,
     );
 
+    let spill_directory = data_dir.join("tmp").join("sql-spill");
+    std::fs::create_dir_all(&spill_directory)
+        .with_context(|| format!("cannot create {}", spill_directory.display()))?;
+    let sql = Arc::new(
+        SqlEngine::new(SqlEngineConfig {
+            spill_directory: Some(spill_directory),
+            ..SqlEngineConfig::default()
+        })
+        .context("cannot start the SQL engine")?,
+    );
+
     let directory = Arc::new(ResourceDirectory::new(meta.clone(), iam.clone()));
     let access = Arc::new(
         EngineLogAccess::new(engine.clone(), meta.clone(), iam.clone())
@@ -114,6 +126,7 @@ pub async fn run(arguments: ServeArguments) -> anyhow::Result<()> {
             engine: engine.clone(),
             jobs: jobs.clone(),
             metrics,
+            sql,
         },
         ServerSettings {
             region: config.region.clone(),

@@ -206,3 +206,74 @@ async fn write_protected_logstores_refuse_deletion_and_shorter_ttls() {
         .await
         .assert_ok();
 }
+
+/// Runs `cairn query` against `server`, signing with the operator's credentials file.
+fn cairn_query(server: &TestServer, arguments: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("query")
+        .args(arguments)
+        .args(["--endpoint", &server.endpoint()])
+        .arg("--credentials")
+        .arg(server.data_dir.join("credentials.json"))
+        .output()
+        .expect("run cairn query");
+    assert!(
+        output.status.success(),
+        "cairn query failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+#[tokio::test]
+async fn cairn_query_prints_sql_results_as_a_table_and_as_json() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().join("data");
+    let server = TestServer::start_in(&data_dir).await;
+    let client = server.client();
+    client.create_project("cli").await.assert_ok();
+    client.create_logstore("cli", "app").await.assert_ok();
+    client
+        .put_group(
+            "cli",
+            "app",
+            &group_of("q", 100, now_seconds()),
+            CompressionType::Lz4,
+        )
+        .await
+        .assert_ok();
+    wait_for_splits(&data_dir).await;
+    client
+        .put_group(
+            "cli",
+            "app",
+            &group_of("r", 30, now_seconds()),
+            CompressionType::Lz4,
+        )
+        .await
+        .assert_ok();
+    let sql = "* | SELECT status, count(*) AS c GROUP BY status ORDER BY c DESC";
+    let table = cairn_query(&server, &["-p", "cli", "-l", "app", sql]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|words: &Vec<&str>| !words.is_empty())
+        .collect();
+    assert!(lines.contains(&vec!["status", "c"]), "{table}");
+    assert!(lines.contains(&vec!["200", "117"]), "{table}");
+    assert!(lines.contains(&vec!["500", "13"]), "{table}");
+
+    let json: serde_json::Value = serde_json::from_str(&cairn_query(
+        &server,
+        &["-p", "cli", "-l", "app", "-o", "json", sql],
+    ))
+    .expect("json output");
+    assert_eq!(json["columns"], json!(["status", "c"]));
+    assert_eq!(json["rows"][0], json!(["200", "117"]));
+
+    let needle = cairn_query(
+        &server,
+        &["-p", "cli", "-l", "app", "-o", "json", "id: q-42"],
+    );
+    assert!(needle.contains("q-42"), "{needle}");
+}
