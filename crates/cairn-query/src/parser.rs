@@ -331,14 +331,23 @@ impl<'a> Parser<'a> {
                     if operator_follows {
                         self.pos = key.end;
                         let key_text = self.text(&key);
+                        let pattern = pattern_of(key_text);
+                        // Only used for `__tag__:k in (...)` that is not a range; `__tag__:*`
+                        // is the same existence test `__tag__: *` parses to.
+                        let alone = if pattern.chars().all(|c| c == '*') {
+                            SearchExpression::Exists {
+                                field: "__tag__".to_owned(),
+                            }
+                        } else {
+                            SearchExpression::Field {
+                                field: "__tag__".to_owned(),
+                                text: pattern,
+                                form: ValueForm::Unquoted,
+                            }
+                        };
                         return Subject {
                             name: format!("__tag__:{}", unescape_name(key_text)),
-                            // Only used for `__tag__:k in (...)` that is not a range.
-                            alone: SearchExpression::Field {
-                                field: "__tag__".to_owned(),
-                                text: pattern_of(key_text),
-                                form: ValueForm::Unquoted,
-                            },
+                            alone,
                         };
                     }
                 }

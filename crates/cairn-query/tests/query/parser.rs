@@ -564,3 +564,16 @@ fn errors_display_actionably() {
          compare; to search for the text itself, quote it: \"status>abc\""
     );
 }
+
+/// Found by the round-trip property: `__tag__:*` before a bare `in` printed as
+/// `__tag__: *`, which parses to an existence test, not to what was printed.
+#[test]
+fn a_tag_wildcard_before_in_prints_as_what_it_parses_to() {
+    let parsed = cairn_query::parse_search("#* and __tag__:* in ").expect("parses");
+    let printed = parsed.to_string();
+    assert_eq!(
+        cairn_query::parse_search(&printed),
+        Ok(parsed),
+        "printed as {printed:?}"
+    );
+}
