@@ -1,8 +1,10 @@
 //! [`LogEngine`]: the public face of the durable ingest path.
 //!
 //! Invariants:
-//! - `append` returns `Ok` only after its record is fsynced in the WAL and visible to `scan`.
-//! - `scan` never blocks on the WAL and never sees an unacknowledged record.
+//! - `append` returns `Ok` only after its record is fsynced in the WAL and visible to reads.
+//! - Reads never block on the WAL and never see an unacknowledged record; each works on one
+//!   snapshot of a logstore (its published splits plus its records in memory), so it sees
+//!   every record exactly once while flushes, merges and retention run.
 //! - Offsets: every record of a logstore has an offset (0, 1, 2, ... in acknowledgement
 //!   order, surviving restarts). [`LogEngine::read_from`] reads by offset and
 //!   [`LogEngine::next_offset`] tells where the next record will go; a reader that resumes
@@ -255,7 +257,7 @@ impl LogEngine {
 
     /// Appends one PutLogs group. Returns only after the record is written and fsynced
     /// (concurrent appends share one fsync); after `Ok` the records are visible to
-    /// [`LogEngine::scan`]. A producer sequence id not above the last committed one for the
+    /// [`LogEngine::search`]. A producer sequence id not above the last committed one for the
     /// same (logstore, shard, key) is refused with [`StoreError::InvalidSequenceId`], and
     /// nothing is written.
     ///
