@@ -7,7 +7,8 @@
 //! ```
 //!
 //! **Flush** (a logstore's memory holds `flush_bytes` raw bytes, or its oldest record is
-//! `flush_age` old): build the split from a snapshot of the records in memory, upload both
+//! `flush_age` old, or all logstores together hold more than `memory_limit_bytes`, largest
+//! first): build the split from a snapshot of the records in memory, upload both
 //! files, publish the split in the catalog, then — under the memtable's write lock — add it
 //! to the logstore and drop its records from memory; finally tell the WAL writer, which
 //! removes segments holding nothing newer.
@@ -85,6 +86,9 @@ pub struct SplitSettings {
     pub flush_bytes: u64,
     /// … or once its oldest record in memory is this old. Default 60 s.
     pub flush_age: Duration,
+    /// … or, for the logstores holding the most, while all logstores together hold more than
+    /// this many raw bytes in memory. Default 512 MiB.
+    pub memory_limit_bytes: u64,
     /// Adjacent splits are merged once at least this many small ones exist. Default 4.
     pub merge_min_inputs: usize,
     /// A merge produces at most this many raw bytes. Default 512 MiB.
@@ -107,6 +111,7 @@ impl SplitSettings {
             catalog,
             flush_bytes: 64 * 1024 * 1024,
             flush_age: Duration::from_secs(60),
+            memory_limit_bytes: 512 * 1024 * 1024,
             merge_min_inputs: 4,
             merge_max_raw_bytes: 512 * 1024 * 1024,
             tick: Duration::from_secs(1),
@@ -229,13 +234,18 @@ impl SplitLifecycle {
     async fn pass(&self) -> Result<(), Halted> {
         let mut uses = self.memtable.memory_use();
         uses.sort_by_key(|usage| std::cmp::Reverse(usage.raw_bytes));
+        // Largest first: while the total is over the limit, the largest logstores flush.
+        let mut in_memory: u64 = uses.iter().map(|usage| usage.raw_bytes).sum();
         for usage in &uses {
+            let over_limit = in_memory > self.settings.memory_limit_bytes;
             let due = usage.records > 0
-                && (usage.raw_bytes >= self.settings.flush_bytes
+                && (over_limit
+                    || usage.raw_bytes >= self.settings.flush_bytes
                     || usage
                         .oldest_arrival
                         .is_some_and(|at| at.elapsed() >= self.settings.flush_age));
             if due {
+                in_memory = in_memory.saturating_sub(usage.raw_bytes);
                 if let Err(error) = self.flush(usage.logstore).await? {
                     tracing::warn!(logstore = %usage.logstore, error = %error, "split flush failed; will retry");
                 }

@@ -513,3 +513,24 @@ async fn the_newest_records_are_found_without_reading_every_block() {
     assert_eq!(total, 2 * 2048 + 1);
     assert_eq!((visited, in_window), (total, total));
 }
+
+#[tokio::test]
+async fn memory_over_the_engine_limit_is_flushed_largest_first() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let mut config = split_config(root.path(), &meta, &objects, None);
+    if let Some(settings) = config.splits.as_mut() {
+        settings.memory_limit_bytes = 20_000;
+    }
+    let engine = LogEngine::open(config).await.expect("open");
+    append_numbered(&engine, logstore, "m", 1000, 1).await;
+    // Far over 20 kB: the background pass flushes without being asked.
+    for _ in 0..250 {
+        if engine.stats().records == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(engine.stats().records, 0, "memory was flushed");
+    assert_eq!(read_all(&engine, logstore).await, numbered("m", 1000));
+}
