@@ -22,4 +22,4 @@ pub mod process;
 pub mod runtime;
 pub mod source;
 
-pub use source::{FileKey, SourceRecord};
+pub use source::{FileKey, FileRecords, RawRecord, SourceRecord};

@@ -9,10 +9,21 @@
 //! Counters are plain atomics (relaxed ordering: they are statistics, not synchronisation);
 //! [`AgentMetrics::snapshot`] copies them into a serialisable [`MetricsSnapshot`] that the
 //! heartbeat or a metrics endpoint can publish.
+//!
+//! ## What survives a restart
+//!
+//! Drop counters are totals over the agent's life, not over one process: the runtime writes
+//! the snapshot to `<data_dir>/metrics.json` while it runs and at shutdown, and a new
+//! process starts its drop counters ([`DropReason`]s and the processors' `records_filtered`,
+//! `records_unparsable`, `records_invalid_time`) from that file ([`AgentMetrics::resume`]).
+//! After a crash the increments since the last snapshot (at most a second without control,
+//! a heartbeat interval with it) are lost: the counters are written atomically but not
+//! fsynced, as writing on every drop would cost a write per filtered record. The activity
+//! counters (records read, delivered, ...) count what this process did and start at zero.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why data was dropped instead of delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -65,7 +76,7 @@ impl DropReason {
 /// `events` counts drop decisions (a batch, a file); `records` and `bytes` count what they
 /// held when it is knowable — a file deleted before it was read has an unknown number of
 /// records, so only its event (and the bytes we know it held) are counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropCounts {
     /// Drop decisions.
     pub events: u64,
@@ -115,6 +126,8 @@ pub struct AgentMetrics {
     pub records_unparsable: AtomicU64,
     /// Records whose parsed time is outside what a log time can hold.
     pub records_invalid_time: AtomicU64,
+    /// Durable writes of the checkpoint table (a gauge the runtime copies from the store).
+    pub checkpoint_writes: AtomicU64,
     drops: [DropCounters; DropReason::ALL.len()],
 }
 
@@ -138,6 +151,33 @@ impl AgentMetrics {
             context,
             "data dropped"
         );
+    }
+
+    /// Counters that start where an earlier process's snapshot left them (see the module
+    /// docs): its drops by reason and its processor drops; everything else starts at zero.
+    pub fn resume(previous: &PersistedDrops) -> Self {
+        let metrics = Self::new();
+        let carried = [
+            (&metrics.records_filtered, previous.records_filtered),
+            (&metrics.records_unparsable, previous.records_unparsable),
+            (&metrics.records_invalid_time, previous.records_invalid_time),
+        ];
+        for (counter, value) in carried {
+            counter.store(value, Ordering::Relaxed);
+        }
+        for reason in DropReason::ALL {
+            let found = previous
+                .dropped
+                .iter()
+                .find(|(name, _)| name == reason.as_str());
+            if let Some((_, counts)) = found {
+                let counters = &metrics.drops[reason.index()];
+                counters.events.store(counts.events, Ordering::Relaxed);
+                counters.records.store(counts.records, Ordering::Relaxed);
+                counters.bytes.store(counts.bytes, Ordering::Relaxed);
+            }
+        }
+        metrics
     }
 
     /// What was dropped for `reason` so far.
@@ -177,12 +217,31 @@ impl AgentMetrics {
             records_filtered: load(&self.records_filtered),
             records_unparsable: load(&self.records_unparsable),
             records_invalid_time: load(&self.records_invalid_time),
+            checkpoint_writes: load(&self.checkpoint_writes),
             dropped: DropReason::ALL
                 .iter()
                 .map(|reason| (reason.as_str(), self.dropped(*reason)))
                 .collect(),
         }
     }
+}
+
+/// The counters of a [`MetricsSnapshot`] that outlive a process, read back from its JSON
+/// (unknown reasons and other fields are ignored; missing ones are zero).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PersistedDrops {
+    /// See [`AgentMetrics::records_filtered`].
+    #[serde(default)]
+    pub records_filtered: u64,
+    /// See [`AgentMetrics::records_unparsable`].
+    #[serde(default)]
+    pub records_unparsable: u64,
+    /// See [`AgentMetrics::records_invalid_time`].
+    #[serde(default)]
+    pub records_invalid_time: u64,
+    /// Drops by reason name.
+    #[serde(default)]
+    pub dropped: Vec<(String, DropCounts)>,
 }
 
 /// A point-in-time copy of [`AgentMetrics`].
@@ -218,6 +277,8 @@ pub struct MetricsSnapshot {
     pub records_unparsable: u64,
     /// See [`AgentMetrics::records_invalid_time`].
     pub records_invalid_time: u64,
+    /// See [`AgentMetrics::checkpoint_writes`].
+    pub checkpoint_writes: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, DropCounts)>,
 }
@@ -247,5 +308,26 @@ mod tests {
         assert_eq!(metrics.dropped_records_total(), 6);
         let snapshot = metrics.snapshot();
         assert_eq!(snapshot.dropped.len(), DropReason::ALL.len());
+    }
+
+    #[test]
+    fn drop_counters_resume_from_a_snapshot() {
+        let before = AgentMetrics::new();
+        before.record_drop(DropReason::RejectedByServer, 4, 40, "k");
+        before.records_unparsable.store(7, Ordering::Relaxed);
+        before.records_read.store(100, Ordering::Relaxed);
+        let json = serde_json::to_vec(&before.snapshot()).expect("serialise");
+        let persisted: PersistedDrops = serde_json::from_slice(&json).expect("read back");
+        let after = AgentMetrics::resume(&persisted);
+        assert_eq!(
+            after.dropped(DropReason::RejectedByServer),
+            before.dropped(DropReason::RejectedByServer)
+        );
+        assert_eq!(after.records_unparsable.load(Ordering::Relaxed), 7);
+        assert_eq!(
+            after.records_read.load(Ordering::Relaxed),
+            0,
+            "activity restarts"
+        );
     }
 }

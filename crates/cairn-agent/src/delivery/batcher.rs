@@ -4,6 +4,11 @@
 //! one file sharing one [`Context`]; a file whose checkpoint holds a pending batch from before
 //! a restart gets, as its first batch, exactly the records up to that batch's end (see the
 //! [exactly-once protocol](super)).
+//!
+//! A file's queue is a list of [`Segment`]s, runs of records sharing one context: a submit
+//! whose context equals the last segment's extends it, so the context is held once per run
+//! rather than once per record, and the queue is found once per submitted group of records,
+//! not once per record.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -30,10 +35,11 @@ pub(crate) struct Context {
 pub(crate) struct Item {
     pub start: u64,
     pub end: u64,
-    pub path: PathBuf,
     pub entry: Option<LogEntry>,
-    pub context: Arc<Context>,
+    /// [`entry_size`]: what the record adds to a batch.
     pub size: usize,
+    /// [`queued_memory`]: what the record holds in memory while queued.
+    pub memory: usize,
     pub queued_at: Instant,
 }
 
@@ -52,6 +58,9 @@ pub(crate) enum SequenceRule {
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub key: FileKey,
+    /// The path the file had when its latest records were read.
+    pub path: PathBuf,
+    pub context: Arc<Context>,
     pub items: Vec<Item>,
     pub sequence: SequenceRule,
 }
@@ -66,12 +75,54 @@ impl Batch {
     }
 }
 
-#[derive(Debug, Default)]
-struct Stream {
+/// Consecutive queued records of one file sharing one context.
+#[derive(Debug)]
+struct Segment {
+    context: Arc<Context>,
     items: VecDeque<Item>,
+}
+
+#[derive(Debug)]
+struct Stream {
+    segments: VecDeque<Segment>,
+    /// Records queued, over all segments.
+    records: usize,
     bytes: usize,
     in_flight: bool,
     recovery: Option<PendingBatch>,
+    path: PathBuf,
+}
+
+impl Stream {
+    fn items(&self) -> impl Iterator<Item = &Item> {
+        self.segments.iter().flat_map(|s| s.items.iter())
+    }
+
+    fn front(&self) -> Option<&Item> {
+        self.segments.front().and_then(|s| s.items.front())
+    }
+
+    fn back(&self) -> Option<&Item> {
+        self.segments.back().and_then(|s| s.items.back())
+    }
+
+    /// Takes the first `count` records, with the context of the first one.
+    fn drain(&mut self, count: usize) -> Option<(Arc<Context>, Vec<Item>)> {
+        let context = self.segments.front()?.context.clone();
+        let mut items = Vec::with_capacity(count);
+        while items.len() < count {
+            let Some(segment) = self.segments.front_mut() else {
+                break;
+            };
+            let take = (count - items.len()).min(segment.items.len());
+            items.extend(segment.items.drain(..take));
+            if segment.items.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        self.records -= items.len();
+        Some((context, items))
+    }
 }
 
 /// Limits a batch is cut by.
@@ -86,6 +137,7 @@ pub(crate) struct BatchLimits {
 #[derive(Debug, Default)]
 pub(crate) struct Batcher {
     streams: HashMap<FileKey, Stream>,
+    /// [`queued_memory`] of every queued record (the backpressure measure).
     pub queued_bytes: usize,
     pub in_flight: usize,
 }
@@ -101,22 +153,62 @@ pub(crate) fn entry_size(entry: Option<&LogEntry>) -> usize {
     16 + entry.map_or(0, fields)
 }
 
+/// Roughly the memory a queued record of `size` ([`entry_size`]) holds: its bytes plus the
+/// structures around them, which for a record parsed into many small fields weigh more
+/// than its bytes (bounding the queue by `size` alone let a regex-parsed backlog take three
+/// times the intended memory).
+pub(crate) fn queued_memory(entry: Option<&LogEntry>, size: usize) -> usize {
+    /// The queue item and the entry's field list.
+    const PER_RECORD: usize = 96;
+    /// One field: two byte slices.
+    const PER_FIELD: usize = 64;
+    size + PER_RECORD + entry.map_or(0, |e| e.contents.len() * PER_FIELD)
+}
+
 impl Batcher {
-    /// Queues `item` for `key`; a new queue asks `pending` for a pre-restart batch.
+    /// Queues `items` (consecutive records of `key`, in file order) under `context`; the
+    /// file's path is now `path`. A new queue asks `pending` for a pre-restart batch.
     pub fn push(
         &mut self,
-        key: FileKey,
-        item: Item,
+        key: &FileKey,
+        path: PathBuf,
+        context: Arc<Context>,
+        items: Vec<Item>,
         pending: impl FnOnce() -> Option<PendingBatch>,
     ) {
-        let stream = self.streams.entry(key).or_insert_with(|| Stream {
-            recovery: pending()
-                .filter(|p| p.start_offset == item.start && p.end_offset > item.start),
-            ..Stream::default()
-        });
-        self.queued_bytes += item.size;
-        stream.bytes += item.size;
-        stream.items.push_back(item);
+        let Some(first_start) = items.first().map(|i| i.start) else {
+            return;
+        };
+        if !self.streams.contains_key(key) {
+            let recovery =
+                pending().filter(|p| p.start_offset == first_start && p.end_offset > first_start);
+            let stream = Stream {
+                segments: VecDeque::new(),
+                records: 0,
+                bytes: 0,
+                in_flight: false,
+                recovery,
+                path: PathBuf::new(),
+            };
+            self.streams.insert(key.clone(), stream);
+        }
+        let Some(stream) = self.streams.get_mut(key) else {
+            return;
+        };
+        let bytes: usize = items.iter().map(|i| i.size).sum();
+        self.queued_bytes += items.iter().map(|i| i.memory).sum::<usize>();
+        stream.bytes += bytes;
+        stream.records += items.len();
+        stream.path = path;
+        match stream.segments.back_mut() {
+            Some(last) if Arc::ptr_eq(&last.context, &context) || last.context == context => {
+                last.items.extend(items);
+            }
+            _ => stream.segments.push_back(Segment {
+                context,
+                items: VecDeque::from(items),
+            }),
+        }
     }
 
     /// Cuts the batches that are due (all non-empty ones when `force`), at most `max_new`.
@@ -131,7 +223,7 @@ impl Batcher {
         let mut batches = Vec::new();
         let mut deadline: Option<Instant> = None;
         for (key, stream) in &mut self.streams {
-            if stream.in_flight || stream.items.is_empty() {
+            if stream.in_flight || stream.records == 0 {
                 continue;
             }
             if batches.len() >= max_new {
@@ -143,10 +235,10 @@ impl Batcher {
                     None => continue, // Its records are still being re-read.
                 },
                 None => {
-                    let due_at = stream.items.front().map(|i| i.queued_at + limits.max_delay);
+                    let due_at = stream.front().map(|i| i.queued_at + limits.max_delay);
                     let due = force
                         || stream.bytes >= limits.max_bytes
-                        || stream.items.len() >= limits.max_records
+                        || stream.records >= limits.max_records
                         || due_at.is_some_and(|at| at <= now);
                     if !due {
                         deadline = match (deadline, due_at) {
@@ -158,15 +250,18 @@ impl Batcher {
                     (limit_cut(stream, limits), SequenceRule::Next)
                 }
             };
+            let Some((context, items)) = stream.drain(count) else {
+                continue;
+            };
             stream.recovery = None;
-            let items: Vec<Item> = stream.items.drain(..count).collect();
-            let bytes: usize = items.iter().map(|i| i.size).sum();
-            stream.bytes -= bytes;
-            self.queued_bytes -= bytes;
+            stream.bytes -= items.iter().map(|i| i.size).sum::<usize>();
+            self.queued_bytes -= items.iter().map(|i| i.memory).sum::<usize>();
             stream.in_flight = true;
             self.in_flight += 1;
             batches.push(Batch {
                 key: key.clone(),
+                path: stream.path.clone(),
+                context,
                 items,
                 sequence,
             });
@@ -179,7 +274,7 @@ impl Batcher {
         if let Some(stream) = self.streams.get_mut(key) {
             stream.in_flight = false;
             self.in_flight = self.in_flight.saturating_sub(1);
-            if stream.items.is_empty() {
+            if stream.records == 0 {
                 self.streams.remove(key);
             }
         }
@@ -189,20 +284,20 @@ impl Batcher {
     pub fn is_drained(&self) -> bool {
         self.in_flight == 0
             && self.streams.values().all(|s| {
-                s.items.is_empty()
+                s.records == 0
                     || s.recovery
-                        .is_some_and(|p| s.items.back().is_some_and(|i| i.end < p.end_offset))
+                        .is_some_and(|p| s.back().is_some_and(|i| i.end < p.end_offset))
             })
     }
 }
 
 /// How many items the pre-restart batch `pending` takes, if enough have arrived.
 fn recovery_cut(stream: &Stream, pending: PendingBatch) -> Option<(usize, SequenceRule)> {
-    let index = stream
-        .items
-        .iter()
-        .position(|i| i.end >= pending.end_offset)?;
-    if stream.items[index].end == pending.end_offset {
+    let (index, item) = stream
+        .items()
+        .enumerate()
+        .find(|(_, i)| i.end >= pending.end_offset)?;
+    if item.end == pending.end_offset {
         return Some((index + 1, SequenceRule::Reuse(pending)));
     }
     tracing::warn!(
@@ -217,17 +312,18 @@ fn recovery_cut(stream: &Stream, pending: PendingBatch) -> Option<(usize, Sequen
     }
 }
 
-/// How many items a due batch takes within the limits (at least one).
+/// How many items a due batch takes within the limits (at least one), all from the first
+/// segment (consecutive segments have different contexts).
 fn limit_cut(stream: &Stream, limits: BatchLimits) -> usize {
-    let Some(first) = stream.items.front() else {
+    let Some(segment) = stream.segments.front() else {
         return 0;
     };
+    let max_records = limits.max_records.max(1);
     let mut bytes = 0;
     let mut count = 0;
-    for item in &stream.items {
-        let same = Arc::ptr_eq(&item.context, &first.context) || item.context == first.context;
+    for item in &segment.items {
         let fits = count == 0 || bytes + item.size <= limits.max_bytes;
-        if !same || !fits || count >= limits.max_records.max(1) {
+        if !fits || count >= max_records {
             break;
         }
         bytes += item.size;

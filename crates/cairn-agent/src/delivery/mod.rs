@@ -7,8 +7,8 @@
 //!
 //! ## Shape
 //!
-//! [`Delivery::submit`] appends records to a per-[`FileKey`] queue and returns (waiting only
-//! while more than `max_queued_bytes` are queued: backpressure on the tailer). A worker task
+//! [`Delivery::submit_file`] appends one file's records to its queue and returns (waiting
+//! only while more than `max_queued_bytes` are queued: backpressure on the tailer). A worker task
 //! cuts batches — at `max_batch_bytes`, `max_batch_records`, `max_batch_delay` after the
 //! oldest queued record, on a change of target/topic/tags, or on [`Delivery::flush`] — and
 //! runs up to `max_in_flight` sends at once, **at most one per file**. A replayer task
@@ -33,7 +33,15 @@
 //! 1. persist `pending = {n, start, end}` in the checkpoint (durable) — *before* any send;
 //! 2. send it (or, during an outage, append it to the disk buffer, durably);
 //! 3. on `Acked` or `AlreadyCommitted` (or once buffered, or once counted as rejected),
-//!    persist `{offset: end, next_sequence: n + 1, pending: None}`.
+//!    record `{offset: end, next_sequence: n + 1, pending: None}`.
+//!
+//! Step 3 is *staged* ([`CheckpointStore::stage`]): it is in the table at once but written
+//! only with the next durable write — normally step 1 of the file's next batch (or of any
+//! other file's), else a sync at most `checkpoint_sync_delay` later, at [`Delivery::flush`]
+//! and at shutdown. So one checkpoint write per batch instead of two, and fewer under load,
+//! where concurrent writes coalesce. The table on disk only ever holds states the protocol
+//! already allows: losing a staged step 3 in a crash leaves step 1's `pending`, which the
+//! restart handles exactly as a crash between send and acknowledgement (below).
 //!
 //! After a crash the tailer resumes the file at `offset` (= `start`) and cuts a record at
 //! `end` (a forced boundary), and delivery forms the file's first batch to end exactly at
@@ -68,9 +76,11 @@ mod buffer_files;
 mod buffer_record;
 pub mod disk_buffer;
 mod http_sink;
+mod send;
 mod sink;
 mod worker;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,7 +115,10 @@ pub struct DeliveryOptions {
     pub source: String,
     /// Sends running at once, over all files (default 16).
     pub max_in_flight: usize,
-    /// `submit` waits while more than this many bytes are queued (default 64 MiB).
+    /// `submit` waits while queued records hold more than this much memory (estimated:
+    /// their bytes and the structures around them; default 16 MiB). With what one poll
+    /// reads (`max_read_bytes_per_round`) and the batches in flight, this bounds the memory
+    /// a backlog takes.
     pub max_queued_bytes: usize,
     /// Direct send attempts before a batch goes to the disk buffer (default 2).
     pub direct_attempts: u32,
@@ -113,6 +126,9 @@ pub struct DeliveryOptions {
     pub backoff_min: Duration,
     /// Back-off ceiling (default 30 s).
     pub backoff_max: Duration,
+    /// An acknowledgement no other checkpoint write has carried is written this long after
+    /// it (default 1 s; see the exactly-once protocol above).
+    pub checkpoint_sync_delay: Duration,
 }
 
 impl Default for DeliveryOptions {
@@ -124,10 +140,11 @@ impl Default for DeliveryOptions {
             host_id: String::new(),
             source: String::new(),
             max_in_flight: 16,
-            max_queued_bytes: 64 * 1024 * 1024,
+            max_queued_bytes: 16 * 1024 * 1024,
             direct_attempts: 2,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
+            checkpoint_sync_delay: Duration::from_secs(1),
         }
     }
 }
@@ -147,6 +164,18 @@ pub enum DeliveryError {
     /// A background task ended abnormally.
     #[error("delivery task failed: {0}")]
     Task(String),
+}
+
+/// A record after processing, as delivery queues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedRecord {
+    /// The offset in the file where the record starts.
+    pub start_offset: u64,
+    /// The offset just past the record.
+    pub end_offset: u64,
+    /// What to send, or `None` when the processors dropped the record (its offsets still
+    /// advance the checkpoint).
+    pub entry: Option<LogEntry>,
 }
 
 /// The producer key of `file` on host `host_id` (see the module docs).
@@ -191,7 +220,9 @@ impl Delivery {
 
     /// Queues `records` for `target`. Each comes with its processed entry, or `None` when
     /// processors filtered it out (its offsets must still advance). `tags` and `topic` apply
-    /// to all of them. Records of one file must be submitted in file order.
+    /// to all of them. Records of one file must be submitted in file order. (The runtime
+    /// uses [`Delivery::submit_file`], which takes one file's records without a copy of the
+    /// file's key per record.)
     pub async fn submit(
         &self,
         target: WriteTarget,
@@ -204,21 +235,58 @@ impl Delivery {
             topic,
             tags,
         });
-        self.shared.submit(context, records).await
+        let mut groups: Vec<(FileKey, PathBuf, Vec<ProcessedRecord>)> = Vec::new();
+        for (record, entry) in records {
+            let processed = ProcessedRecord {
+                start_offset: record.start_offset,
+                end_offset: record.end_offset,
+                entry,
+            };
+            match groups.last_mut() {
+                Some((file, path, group)) if *file == record.file => {
+                    *path = record.path;
+                    group.push(processed);
+                }
+                _ => groups.push((record.file, record.path, vec![processed])),
+            }
+        }
+        for (file, path, group) in groups {
+            self.shared
+                .submit(context.clone(), &file, path, group)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Queues records of one file (in file order, after any submitted before), read at
+    /// `path`, for `target`; see [`Delivery::submit`].
+    pub async fn submit_file(
+        &self,
+        target: WriteTarget,
+        file: &FileKey,
+        path: PathBuf,
+        records: Vec<ProcessedRecord>,
+        tags: Vec<Field>,
+        topic: Bytes,
+    ) -> Result<(), DeliveryError> {
+        let context = Arc::new(Context {
+            target,
+            topic,
+            tags,
+        });
+        self.shared.submit(context, file, path, records).await
     }
 
     /// Waits until every record submitted so far is resolved: acknowledged, buffered, or
-    /// counted as dropped. (A file whose pre-crash batch is still being re-read is waited
-    /// for only once its records arrive.)
+    /// counted as dropped, and the checkpoints saying so are durable. (A file whose
+    /// pre-crash batch is still being re-read is waited for only once its records arrive.)
     pub async fn flush(&self) -> Result<(), DeliveryError> {
-        self.shared.flush(false).await;
-        Ok(())
+        self.shared.flush(false).await
     }
 
     /// Like [`Delivery::flush`], and also waits until the disk buffer is empty.
     pub async fn wait_idle(&self) -> Result<(), DeliveryError> {
-        self.shared.flush(true).await;
-        Ok(())
+        self.shared.flush(true).await
     }
 
     /// Batches held by the disk buffer.
@@ -228,7 +296,7 @@ impl Delivery {
 
     /// Flushes, then stops the tasks. What the buffer holds stays on disk for the next start.
     pub async fn shutdown(&self) -> Result<(), DeliveryError> {
-        self.shared.flush(false).await;
+        self.shared.flush(false).await?;
         self.shared.close();
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *worker::lock(&self.tasks));
         for task in tasks {

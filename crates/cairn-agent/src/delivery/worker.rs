@@ -1,28 +1,29 @@
-//! The tasks behind [`super::Delivery`]: the batcher (cuts batches and runs their sends) and
-//! the replayer (drains the disk buffer), and the state they share.
+//! The tasks behind [`super::Delivery`]: the batcher (cuts batches, writes their "pending"
+//! step as a set, runs their sends, and makes staged checkpoints durable) and the replayer
+//! (drains the disk buffer), and the state they share. One batch's steps are in [`super::send`].
 //!
 //! Locks: `batcher` and `buffer` are never held together, and never across an `.await`; the
 //! buffer and the checkpoint table do blocking file I/O, so they are used from
-//! `spawn_blocking`.
+//! `spawn_blocking` (except [`CheckpointStore::stage`], which touches memory only).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
-use cairn_model::{LogEntry, LogGroupData};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
-use super::batcher::{entry_size, Batch, BatchLimits, Batcher, Context, Item, SequenceRule};
-use super::buffer_record::BufferedBatch;
+use super::batcher::{entry_size, queued_memory, BatchLimits, Batcher, Context, Item};
 use super::disk_buffer::{now_unix_ms, DiskBuffer};
-use super::sink::{LogSink, PutOutcome, SinkError};
-use super::{producer_key, DeliveryError, DeliveryOptions};
-use crate::input::{CheckpointStore, FileCheckpoint, PendingBatch};
-use crate::metrics::{AgentMetrics, DropReason};
-use crate::source::SourceRecord;
+use super::send::{send_batch, write_pending, PreparedBatch};
+use super::sink::{LogSink, SinkError};
+use super::{DeliveryError, DeliveryOptions, ProcessedRecord};
+use crate::input::{CheckpointStore, FileCheckpoint};
+use crate::metrics::AgentMetrics;
+use crate::source::FileKey;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
 /// section leaves the data consistent between statements that matter).
@@ -34,19 +35,21 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// State shared by `Delivery` and its tasks.
 pub(crate) struct Shared {
-    sink: Arc<dyn LogSink>,
-    checkpoints: Arc<CheckpointStore>,
-    buffer: Arc<Mutex<DiskBuffer>>,
-    metrics: Arc<AgentMetrics>,
-    options: DeliveryOptions,
-    batcher: Mutex<Batcher>,
+    pub(super) sink: Arc<dyn LogSink>,
+    pub(super) checkpoints: Arc<CheckpointStore>,
+    pub(super) buffer: Arc<Mutex<DiskBuffer>>,
+    pub(super) metrics: Arc<AgentMetrics>,
+    pub(super) options: DeliveryOptions,
+    /// `options.source`, as every LogGroup carries it.
+    pub(super) source: Bytes,
+    pub(super) batcher: Mutex<Batcher>,
     /// Callers of `flush`: while any wait, every queue is due.
-    flushing: Mutex<usize>,
-    closed: AtomicBool,
-    wake_batcher: Notify,
-    wake_replayer: Notify,
+    pub(super) flushing: Mutex<usize>,
+    pub(super) closed: AtomicBool,
+    pub(super) wake_batcher: Notify,
+    pub(super) wake_replayer: Notify,
     /// Something was resolved: wakes `flush` and back-pressured `submit`s.
-    changed: Notify,
+    pub(super) changed: Notify,
 }
 
 impl Shared {
@@ -62,6 +65,7 @@ impl Shared {
             checkpoints,
             buffer: Arc::new(Mutex::new(buffer)),
             metrics,
+            source: Bytes::from(options.source.clone()),
             options,
             batcher: Mutex::new(Batcher::default()),
             flushing: Mutex::new(0),
@@ -102,7 +106,7 @@ impl Shared {
     }
 
     /// Runs `op` on the buffer on a blocking thread, then accounts its drops.
-    async fn with_buffer<T: Send + 'static>(
+    pub(super) async fn with_buffer<T: Send + 'static>(
         self: &Arc<Self>,
         op: impl FnOnce(&mut DiskBuffer) -> T + Send + 'static,
     ) -> Result<T, DeliveryError> {
@@ -117,8 +121,13 @@ impl Shared {
         .map_err(|e| DeliveryError::Task(e.to_string()))
     }
 
-    /// Persists a checkpoint on a blocking thread.
-    async fn persist(&self, key: &crate::FileKey, cp: FileCheckpoint) -> Result<(), DeliveryError> {
+    /// Persists a checkpoint on a blocking thread (durable on return, with every change
+    /// staged before it).
+    pub(super) async fn persist(
+        &self,
+        key: &FileKey,
+        cp: FileCheckpoint,
+    ) -> Result<(), DeliveryError> {
         let store = self.checkpoints.clone();
         let key = key.clone();
         tokio::task::spawn_blocking(move || store.set(&key, cp))
@@ -127,10 +136,25 @@ impl Shared {
         Ok(())
     }
 
+    /// Makes every staged checkpoint durable, on a blocking thread.
+    pub async fn sync_checkpoints(&self) -> Result<(), DeliveryError> {
+        if self.checkpoints.is_synced() {
+            return Ok(());
+        }
+        let store = self.checkpoints.clone();
+        tokio::task::spawn_blocking(move || store.sync())
+            .await
+            .map_err(|e| DeliveryError::Task(e.to_string()))??;
+        Ok(())
+    }
+
+    /// Queues `records` of `key` (in file order), read at `path`.
     pub async fn submit(
         &self,
         context: Arc<Context>,
-        records: Vec<(SourceRecord, Option<LogEntry>)>,
+        key: &FileKey,
+        path: PathBuf,
+        records: Vec<ProcessedRecord>,
     ) -> Result<(), DeliveryError> {
         loop {
             let notified = self.changed.notified();
@@ -145,30 +169,31 @@ impl Shared {
             }
             notified.await;
         }
-        let now = std::time::Instant::now();
-        let mut batcher = lock(&self.batcher);
-        for (record, entry) in records {
-            let item = Item {
-                start: record.start_offset,
-                end: record.end_offset,
-                path: record.path,
-                size: entry_size(entry.as_ref()),
-                entry,
-                context: context.clone(),
-                queued_at: now,
-            };
-            let store = &self.checkpoints;
-            let key = record.file;
-            let lookup = || store.get(&key).and_then(|cp| cp.pending);
-            batcher.push(key.clone(), item, lookup);
-        }
-        drop(batcher);
+        let now = Instant::now();
+        let items: Vec<Item> = records
+            .into_iter()
+            .map(|record| {
+                let size = entry_size(record.entry.as_ref());
+                Item {
+                    start: record.start_offset,
+                    end: record.end_offset,
+                    size,
+                    memory: queued_memory(record.entry.as_ref(), size),
+                    entry: record.entry,
+                    queued_at: now,
+                }
+            })
+            .collect();
+        let store = &self.checkpoints;
+        let lookup = || store.get(key).and_then(|cp| cp.pending);
+        lock(&self.batcher).push(key, path, context, items, lookup);
         self.wake_batcher.notify_one();
         Ok(())
     }
 
-    /// Waits until the queues are drained (and the buffer too, with `with_buffer`).
-    pub async fn flush(&self, with_buffer: bool) {
+    /// Waits until the queues are drained (and the buffer too, with `with_buffer`), then
+    /// makes the checkpoints durable.
+    pub async fn flush(&self, with_buffer: bool) -> Result<(), DeliveryError> {
         *lock(&self.flushing) += 1;
         self.wake_batcher.notify_one();
         loop {
@@ -182,6 +207,7 @@ impl Shared {
             notified.await;
         }
         *lock(&self.flushing) -= 1;
+        self.sync_checkpoints().await
     }
 
     fn limits(&self) -> BatchLimits {
@@ -192,15 +218,23 @@ impl Shared {
         }
     }
 
-    fn backoff(&self) -> Backoff {
+    pub(super) fn backoff(&self) -> Backoff {
         Backoff::new(self.options.backoff_min, self.options.backoff_max)
     }
 }
 
-/// Cuts due batches and runs their sends until closed and drained.
+/// Cuts due batches and runs their sends until closed and drained. Staged checkpoints are
+/// made durable at most `checkpoint_sync_delay` after they were staged (most are carried
+/// sooner by the next batch's durable "pending" write).
 pub(crate) async fn run_batcher(shared: Arc<Shared>) {
     let mut sends = JoinSet::new();
+    let mut syncs = JoinSet::new();
+    let mut sync_due: Option<Instant> = None;
     loop {
+        // Sends that ended are joined first: `select!` below joins one per wake-up, and an
+        // ended send still counted in `sends` would hold one of the `max_in_flight` places
+        // (they accumulated until a single batch was in flight at a time).
+        while sends.try_join_next().is_some() {}
         let force = *lock(&shared.flushing) > 0 || shared.closed.load(Ordering::Acquire);
         let room = shared
             .options
@@ -208,8 +242,16 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>) {
             .max(1)
             .saturating_sub(sends.len());
         let (batches, deadline) = lock(&shared.batcher).take_ready(shared.limits(), force, room);
-        for batch in batches {
-            sends.spawn(send_batch(shared.clone(), batch));
+        if !batches.is_empty() {
+            // One durable write for the whole set (and whatever was staged before it).
+            let mut prepared: Vec<PreparedBatch> = batches
+                .into_iter()
+                .map(|batch| PreparedBatch::new(&shared, batch))
+                .collect();
+            write_pending(&shared, &mut prepared).await;
+            for batch in prepared {
+                sends.spawn(send_batch(shared.clone(), batch));
+            }
         }
         if shared.closed.load(Ordering::Acquire)
             && sends.is_empty()
@@ -217,8 +259,27 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>) {
         {
             break;
         }
+        if shared.checkpoints.is_synced() {
+            sync_due = None;
+        } else if sync_due.is_none() {
+            sync_due = Some(Instant::now() + shared.options.checkpoint_sync_delay);
+        }
+        if sync_due.is_some_and(|at| at <= Instant::now()) && syncs.is_empty() {
+            sync_due = None;
+            let shared = shared.clone();
+            syncs.spawn(async move {
+                if let Err(error) = shared.sync_checkpoints().await {
+                    // Staged changes stay staged: the next write or sync retries them.
+                    tracing::error!(%error, "cannot make checkpoints durable; will retry");
+                }
+            });
+        }
+        let wake_at = match (deadline, sync_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = async {
-            match deadline {
+            match wake_at {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => std::future::pending().await,
             }
@@ -226,180 +287,13 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>) {
         tokio::select! {
             () = shared.wake_batcher.notified() => {}
             Some(_) = sends.join_next(), if !sends.is_empty() => {}
+            Some(_) = syncs.join_next(), if !syncs.is_empty() => {}
             () = sleep => {}
         }
     }
-}
-
-/// Resolves one batch, retrying local failures forever (they never drop data).
-async fn send_batch(shared: Arc<Shared>, batch: Batch) {
-    let mut backoff = shared.backoff();
-    loop {
-        match deliver(&shared, &batch).await {
-            Ok(()) => break,
-            Err(error) => {
-                tracing::error!(%error, config = %batch.key.config, "cannot resolve batch; retrying");
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-        }
-    }
-    lock(&shared.batcher).finish(&batch.key);
-    shared.changed.notify_waiters();
-    shared.wake_batcher.notify_one();
-}
-
-/// The exactly-once steps for one batch (see the module docs of `delivery`).
-async fn deliver(shared: &Arc<Shared>, batch: &Batch) -> Result<(), DeliveryError> {
-    let (start, end) = (batch.start(), batch.end());
-    let path: PathBuf = batch
-        .items
-        .last()
-        .map(|i| i.path.clone())
-        .unwrap_or_default();
-    let mut cp = shared
-        .checkpoints
-        .get(&batch.key)
-        .unwrap_or_else(|| FileCheckpoint::new(path.clone(), start, 0));
-    let sequence = match (batch.sequence, cp.pending) {
-        (SequenceRule::Reuse(pending), _) => pending.sequence,
-        // Our own earlier attempt at this very batch (a local failure made us retry).
-        (_, Some(p)) if p.start_offset == start && p.end_offset == end => p.sequence,
-        // A pending id that may be taken is never reused for other content.
-        (SequenceRule::After(p), _) | (SequenceRule::Next, Some(p)) => {
-            cp.next_sequence.max(p.sequence + 1)
-        }
-        (SequenceRule::Next, None) => cp.next_sequence,
-    };
-    let logs: Vec<LogEntry> = batch.items.iter().filter_map(|i| i.entry.clone()).collect();
-    cp.path = path;
-    if logs.is_empty() {
-        // Everything was filtered out: advance without using a sequence id, unless this was
-        // the pre-restart batch, whose id may be taken.
-        if matches!(batch.sequence, SequenceRule::Reuse(_)) {
-            cp.next_sequence = cp.next_sequence.max(sequence + 1);
-        }
-        cp.offset = end;
-        cp.pending = None;
-        return shared.persist(&batch.key, cp).await;
-    }
-    let pending = PendingBatch {
-        sequence,
-        start_offset: start,
-        end_offset: end,
-    };
-    if cp.pending != Some(pending) {
-        cp.pending = Some(pending);
-        cp.next_sequence = sequence;
-        shared.persist(&batch.key, cp.clone()).await?;
-    }
-    let Some(first) = batch.items.first() else {
-        return Ok(());
-    };
-    let context = &first.context;
-    let group = LogGroupData {
-        topic: context.topic.clone(),
-        source: Bytes::from(shared.options.source.clone()),
-        tags: context.tags.clone(),
-        logs,
-    };
-    let key = producer_key(&shared.options.host_id, &batch.key);
-    let bytes: u64 = batch.items.iter().map(|i| i.size as u64).sum();
-    let buffered = BufferedBatch {
-        target: context.target.clone(),
-        producer_key: key,
-        sequence,
-        file: batch.key.clone(),
-        start_offset: start,
-        end_offset: end,
-        created_unix_ms: now_unix_ms(),
-        group,
-    };
-    // While the buffer holds anything, new batches queue behind it (replay order).
-    let behind_buffer = !shared.with_buffer(|b| b.is_empty()).await?;
-    if behind_buffer {
-        shared.to_buffer(buffered).await?;
-    } else {
-        send_direct(shared, buffered, bytes).await?;
-    }
-    cp.offset = end;
-    cp.next_sequence = sequence + 1;
-    cp.pending = None;
-    shared.persist(&batch.key, cp).await
-}
-
-/// Sends with `direct_attempts` tries; a batch still failing goes to the disk buffer.
-async fn send_direct(
-    shared: &Arc<Shared>,
-    batch: BufferedBatch,
-    bytes: u64,
-) -> Result<(), DeliveryError> {
-    let mut backoff = shared.backoff();
-    let attempts = shared.options.direct_attempts.max(1);
-    for attempt in 1..=attempts {
-        let result = shared
-            .sink
-            .put(
-                &batch.target,
-                &batch.producer_key,
-                batch.sequence,
-                &batch.group,
-            )
-            .await;
-        match result {
-            Ok(outcome) => {
-                shared.count_delivered(outcome, batch.group.logs.len() as u64, bytes);
-                return Ok(());
-            }
-            Err(SinkError::Rejected { code, reason }) => {
-                shared.count_rejected(&batch, bytes, &code, &reason);
-                return Ok(());
-            }
-            Err(SinkError::Transient { reason }) => {
-                shared.metrics.send_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(producer_key = %batch.producer_key, sequence = batch.sequence,
-                    attempt, reason, "send failed");
-                if attempt < attempts {
-                    tokio::time::sleep(backoff.next_delay()).await;
-                }
-            }
-        }
-    }
-    shared.to_buffer(batch).await
-}
-
-impl Shared {
-    async fn to_buffer(self: &Arc<Self>, batch: BufferedBatch) -> Result<(), DeliveryError> {
-        self.with_buffer(move |buffer| buffer.append(&batch))
-            .await??;
-        self.metrics
-            .batches_buffered
-            .fetch_add(1, Ordering::Relaxed);
-        self.wake_replayer.notify_one();
-        Ok(())
-    }
-
-    fn count_delivered(&self, outcome: PutOutcome, records: u64, bytes: u64) {
-        let m = &self.metrics;
-        match outcome {
-            PutOutcome::Acked => {
-                m.batches_acked.fetch_add(1, Ordering::Relaxed);
-                m.records_delivered.fetch_add(records, Ordering::Relaxed);
-                m.bytes_delivered.fetch_add(bytes, Ordering::Relaxed);
-            }
-            PutOutcome::AlreadyCommitted => {
-                m.batches_already_committed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn count_rejected(&self, batch: &BufferedBatch, bytes: u64, code: &str, reason: &str) {
-        let context = format!(
-            "{} sequence {}: {code}: {reason}",
-            batch.producer_key, batch.sequence
-        );
-        let records = batch.group.logs.len() as u64;
-        self.metrics
-            .record_drop(DropReason::RejectedByServer, records, bytes, &context);
+    while syncs.join_next().await.is_some() {}
+    if let Err(error) = shared.sync_checkpoints().await {
+        tracing::error!(%error, "cannot make the last checkpoints durable");
     }
 }
 
@@ -457,7 +351,9 @@ pub(crate) async fn run_replayer(shared: Arc<Shared>) {
                 true
             }
             Err(SinkError::Rejected { code, reason }) => {
-                shared.count_rejected(&batch, bytes, &code, &reason);
+                let records = batch.group.logs.len() as u64;
+                let about = (batch.producer_key.as_str(), batch.sequence, records);
+                shared.count_rejected(about, bytes, &code, &reason);
                 true
             }
             Err(SinkError::Transient { reason }) => {

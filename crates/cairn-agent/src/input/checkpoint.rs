@@ -2,10 +2,17 @@
 //!
 //! ## Invariants
 //!
-//! * [`CheckpointStore::set`] (and every other mutating call) returns only once the change is
-//!   durable: the whole table is written to `checkpoints.json.tmp`, fsynced, renamed over
-//!   `checkpoints.json`, and the directory is fsynced. A crash at any point leaves either the
-//!   old or the new table, never a mix.
+//! * [`CheckpointStore::set`] (and every other mutating call but `stage`) returns only once
+//!   the change is durable: the whole table is written to `checkpoints.json.tmp`, fsynced,
+//!   renamed over `checkpoints.json`, and the directory is fsynced. A crash at any point
+//!   leaves either the old or the new table, never a mix.
+//! * [`CheckpointStore::stage`] changes the table in memory only; the change becomes durable
+//!   with the next write, whoever makes it (a durable change of any file, or
+//!   [`CheckpointStore::sync`]). Readers ([`CheckpointStore::get`]) see it at once. A crash
+//!   before that write loses it, so only changes whose loss is harmless are staged: delivery
+//!   stages acknowledgements, which a crash merely turns into a resend that the server
+//!   answers with `InvalidSequenceId`. One durable write thus carries the acknowledgements
+//!   of every batch resolved since the last one.
 //! * Writes are group-committed: concurrent callers coalesce into one write of the latest
 //!   table, and a call returns when a write that includes its change is durable. Writes
 //!   never go backwards (each writes a snapshot taken after every change it covers).
@@ -34,11 +41,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
 use crate::source::FileKey;
+use format::parse_table;
+
+mod format;
 
 /// The table's file name inside the checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "checkpoints.json";
@@ -124,28 +135,7 @@ pub enum CheckpointError {
     },
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct DiskTable {
-    version: u32,
-    #[serde(default)]
-    configs: Vec<String>,
-    checkpoints: Vec<DiskEntry>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct DiskEntry {
-    config: String,
-    device: u64,
-    inode: u64,
-    fingerprint: String,
-    fingerprint_len: u64,
-    path: String,
-    offset: u64,
-    next_sequence: u64,
-    pending: Option<PendingBatch>,
-}
-
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct Table {
     entries: BTreeMap<FileKey, FileCheckpoint>,
     configs: BTreeSet<String>,
@@ -165,6 +155,8 @@ pub struct CheckpointStore {
     memory: Mutex<Memory>,
     /// The generation known durable; held while writing, which serialises writes.
     durable: Mutex<u64>,
+    /// Writes of the table so far.
+    writes: AtomicU64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CheckpointError + '_ {
@@ -209,6 +201,7 @@ impl CheckpointStore {
                 generation: 0,
             }),
             durable: Mutex::new(0),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -289,6 +282,35 @@ impl CheckpointStore {
         self.change(|table| table.configs.insert(config.to_owned()))
     }
 
+    /// Stores `checkpoint` for `key` in memory only: it becomes durable with the next write
+    /// of the table (any durable change, or [`CheckpointStore::sync`]). For changes whose
+    /// loss in a crash is harmless, such as an acknowledgement (see the exactly-once
+    /// protocol in [`crate::delivery`]: a lost acknowledgement only makes the batch be sent
+    /// again, and the server answers `InvalidSequenceId`).
+    pub fn stage(&self, key: &FileKey, checkpoint: FileCheckpoint) {
+        let mut memory = lock(&self.memory);
+        memory.table.entries.insert(key.clone(), checkpoint);
+        memory.generation += 1;
+    }
+
+    /// Makes every change made so far durable (nothing to do when none is staged).
+    pub fn sync(&self) -> Result<(), CheckpointError> {
+        let generation = lock(&self.memory).generation;
+        self.write_through(generation)
+    }
+
+    /// How many times the table was written (each write: temp file, fsync, rename, fsync of
+    /// the directory).
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Whether every change made so far is durable.
+    pub fn is_synced(&self) -> bool {
+        let generation = lock(&self.memory).generation;
+        *lock(&self.durable) >= generation
+    }
+
     /// Applies `edit` (which says whether it changed anything) and makes the result durable.
     fn change(&self, edit: impl FnOnce(&mut Table) -> bool) -> Result<(), CheckpointError> {
         let generation = {
@@ -299,47 +321,35 @@ impl CheckpointStore {
             memory.generation += 1;
             memory.generation
         };
+        self.write_through(generation)
+    }
+
+    /// Returns once a write covering `generation` is durable: an earlier caller's write, or
+    /// one of the table as it is now (covering every change made before it, staged ones
+    /// included).
+    fn write_through(&self, generation: u64) -> Result<(), CheckpointError> {
         let mut durable = lock(&self.durable);
         if *durable >= generation {
             return Ok(()); // Another caller's write already covered this change.
         }
-        let (snapshot, snapshot_generation) = {
+        // Serialised under the lock (a few microseconds for a table of open files) rather
+        // than cloning the table: the snapshot is the bytes.
+        let (bytes, snapshot_generation) = {
             let memory = lock(&self.memory);
-            (memory.table.clone(), memory.generation)
+            (self.encode(&memory.table)?, memory.generation)
         };
-        self.write(&snapshot)?;
+        self.write(&bytes)?;
+        tracing::debug!(generation = snapshot_generation, "checkpoint table written");
+        self.writes.fetch_add(1, Ordering::Relaxed);
         *durable = snapshot_generation;
         Ok(())
     }
 
-    fn write(&self, table: &Table) -> Result<(), CheckpointError> {
-        let disk = DiskTable {
-            version: FORMAT_VERSION,
-            configs: table.configs.iter().cloned().collect(),
-            checkpoints: table
-                .entries
-                .iter()
-                .map(|(key, cp)| DiskEntry {
-                    config: key.config.clone(),
-                    device: key.device,
-                    inode: key.inode,
-                    fingerprint: format!("{:016x}", key.fingerprint),
-                    fingerprint_len: cp.fingerprint_len,
-                    path: cp.path.to_string_lossy().into_owned(),
-                    offset: cp.offset,
-                    next_sequence: cp.next_sequence,
-                    pending: cp.pending,
-                })
-                .collect(),
-        };
-        let bytes = serde_json::to_vec(&disk).map_err(|error| CheckpointError::Corrupt {
-            path: self.dir.join(CHECKPOINT_FILE),
-            reason: format!("cannot serialise: {error}"),
-        })?;
+    fn write(&self, bytes: &[u8]) -> Result<(), CheckpointError> {
         let tmp = self.dir.join(TMP_FILE);
         let path = self.dir.join(CHECKPOINT_FILE);
         let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
-        file.write_all(&bytes).map_err(io_err(&tmp))?;
+        file.write_all(bytes).map_err(io_err(&tmp))?;
         file.sync_all().map_err(io_err(&tmp))?;
         drop(file);
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
@@ -352,42 +362,6 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
-}
-
-fn parse_table(path: &Path, bytes: &[u8]) -> Result<Table, CheckpointError> {
-    let corrupt = |reason: String| CheckpointError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let disk: DiskTable = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    if disk.version != FORMAT_VERSION {
-        return Err(corrupt(format!("unknown version {}", disk.version)));
-    }
-    let mut table = Table {
-        configs: disk.configs.into_iter().collect(),
-        ..Table::default()
-    };
-    for entry in disk.checkpoints {
-        let fingerprint = u64::from_str_radix(&entry.fingerprint, 16)
-            .map_err(|_| corrupt(format!("bad fingerprint {:?}", entry.fingerprint)))?;
-        let key = FileKey {
-            config: entry.config,
-            device: entry.device,
-            inode: entry.inode,
-            fingerprint,
-        };
-        table.entries.insert(
-            key,
-            FileCheckpoint {
-                path: PathBuf::from(entry.path),
-                offset: entry.offset,
-                next_sequence: entry.next_sequence,
-                pending: entry.pending,
-                fingerprint_len: entry.fingerprint_len,
-            },
-        );
-    }
-    Ok(table)
 }
 
 #[cfg(test)]

@@ -35,10 +35,12 @@
 //! * **One config per file.** See [`discovery`]; a config whose spec is removed closes its
 //!   readers (their checkpoints stay for when it returns).
 
+mod buffers;
 pub mod checkpoint;
 pub mod discovery;
 pub mod fingerprint;
 mod reader;
+mod round;
 mod tailer;
 
 use std::path::PathBuf;
@@ -51,7 +53,7 @@ pub use checkpoint::{
 pub use tailer::FileTailer;
 
 use crate::metrics::AgentMetrics;
-pub use crate::source::{FileKey, SourceRecord};
+pub use crate::source::{FileKey, FileRecords, RawRecord, SourceRecord};
 
 /// One config's file input, as the pipeline config produces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +105,11 @@ pub struct TailerOptions {
     pub read_chunk_bytes: usize,
     /// At most this many bytes are read from one file per poll (fairness, bounded memory).
     pub max_read_bytes_per_poll: u64,
+    /// At most this many bytes are read over all files in one poll: what one poll holds in
+    /// memory, however many files are behind. Files that got nothing wait for the next poll
+    /// (each poll starts with the next file, in turn), which comes at once
+    /// ([`FileTailer::is_behind`]).
+    pub max_read_bytes_per_round: u64,
     /// How many leading bytes the fingerprint covers.
     pub fingerprint_bytes: u64,
     /// A final line without `'\n'` is emitted once the file has been idle this long.
@@ -121,6 +128,7 @@ impl Default for TailerOptions {
             poll_interval: Duration::from_secs(1),
             read_chunk_bytes: 64 * 1024,
             max_read_bytes_per_poll: 4 * 1024 * 1024,
+            max_read_bytes_per_round: 16 * 1024 * 1024,
             fingerprint_bytes: 1024,
             partial_line_timeout: Duration::from_secs(5),
             max_line_bytes: 512 * 1024,

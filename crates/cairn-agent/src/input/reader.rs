@@ -9,6 +9,9 @@
 //! * Records are emitted in file order, back to back: each record's `start_offset` is the
 //!   previous record's `end_offset`, the first one's is the offset the reader was opened at.
 //!   [`Reader::emitted_offset`] is the end of the last record emitted.
+//! * A record's text is a slice of the buffer its chunk was read into (from
+//!   [`ReadBuffers`], which reuses a buffer once no record refers to it): no byte is copied
+//!   per record, only the held partial line is copied into the next chunk's buffer.
 //! * A record ends at a `'\n'` (stripped, with a `'\r'` before it), at `max_line_bytes` for
 //!   an over-long line, at a *forced boundary* (the end of the batch that was in flight
 //!   before a restart, so that it can be re-formed exactly), or at the end of the bytes read
@@ -22,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::buffers::ReadBuffers;
 use super::fingerprint::Fingerprint;
-use crate::source::{FileKey, SourceRecord};
+use crate::source::{FileKey, RawRecord};
 
 /// Where a reader stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +78,9 @@ pub(crate) struct Reader {
     boundary: Option<u64>,
     last_size: u64,
     last_change: Instant,
+    /// Bytes and records emitted so far (for [`Reader::expected_records`]).
+    emitted_bytes: u64,
+    emitted_records: u64,
 }
 
 impl Reader {
@@ -98,6 +105,8 @@ impl Reader {
             boundary: boundary.filter(|b| *b > offset),
             last_size: offset,
             last_change: Instant::now(),
+            emitted_bytes: 0,
+            emitted_records: 0,
         }
     }
 
@@ -111,11 +120,13 @@ impl Reader {
         self.read_offset
     }
 
-    /// Reads what is new into `out`; see [`ReadOutcome`].
+    /// Reads what is new into `out` (records of this reader's file only); see
+    /// [`ReadOutcome`].
     pub fn read(
         &mut self,
         limits: ReadLimits,
-        out: &mut Vec<SourceRecord>,
+        buffers: &mut ReadBuffers,
+        out: &mut Vec<RawRecord>,
     ) -> io::Result<ReadOutcome> {
         if self.state == ReaderState::Finished {
             return Ok(ReadOutcome::Read {
@@ -137,20 +148,30 @@ impl Reader {
             self.last_change = Instant::now();
         }
         let end = size.min(self.read_offset.saturating_add(limits.max_bytes.max(1)));
-        let mut chunk = vec![0u8; limits.chunk_bytes.max(1)];
+        out.reserve(self.expected_records(end.saturating_sub(self.read_offset)));
+        let chunk_bytes = limits.chunk_bytes.max(1);
         while self.read_offset < end {
             let want = usize::try_from(end - self.read_offset)
                 .unwrap_or(usize::MAX)
-                .min(chunk.len());
-            let got = match self.file.read_at(&mut chunk[..want], self.read_offset) {
-                Ok(0) => break,
-                Ok(got) => got,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
+                .min(chunk_bytes);
+            // Each chunk gets its own buffer, which the records cut from it share: the held
+            // partial line first, then the new bytes.
+            let held = self.partial.len();
+            let mut buf = buffers.take(held + want);
+            buf.extend_from_slice(&self.partial);
+            buf.resize(held + want, 0);
+            let got = loop {
+                match self.file.read_at(&mut buf[held..], self.read_offset) {
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
             };
-            self.partial.extend_from_slice(&chunk[..got]);
+            if got == 0 {
+                break;
+            }
+            buf.truncate(held + got);
             self.read_offset += got as u64;
-            self.split(limits.max_line_bytes, out);
+            self.split(buffers.lend(buf), limits.max_line_bytes, out);
         }
         let idle = self.last_change.elapsed();
         let at_eof = self.read_offset >= size;
@@ -165,19 +186,31 @@ impl Reader {
     }
 
     /// Emits the held partial line (if any) as a record, as it is.
-    pub fn flush_partial(&mut self, out: &mut Vec<SourceRecord>) {
+    pub fn flush_partial(&mut self, out: &mut Vec<RawRecord>) {
         if self.partial.is_empty() {
             return;
         }
-        let text = Bytes::from(std::mem::take(&mut self.partial));
+        let mut text = std::mem::take(&mut self.partial);
         let len = text.len() as u64;
-        self.emit(out, len, strip_terminator(text));
+        text.truncate(text_len(&text));
+        self.emit(out, len, Bytes::from(text));
     }
 
-    /// Cuts every complete record out of `partial`.
-    fn split(&mut self, max_line_bytes: usize, out: &mut Vec<SourceRecord>) {
+    /// About how many records `bytes` more bytes hold, from the average record so far (to
+    /// size the output once instead of growing it record by record).
+    fn expected_records(&self, bytes: u64) -> usize {
+        const FIRST_GUESS: u64 = 128;
+        let average = match self.emitted_records {
+            0 => FIRST_GUESS,
+            records => (self.emitted_bytes / records).max(16),
+        };
+        usize::try_from(bytes / average + 8).unwrap_or(0)
+    }
+
+    /// Cuts every complete record out of `buf` (the held partial line followed by newly
+    /// read bytes); what is left becomes the held partial line.
+    fn split(&mut self, buf: Bytes, max_line_bytes: usize, out: &mut Vec<RawRecord>) {
         let max_line = max_line_bytes.max(1);
-        let buf = Bytes::from(std::mem::take(&mut self.partial));
         let mut pos = 0usize;
         loop {
             let rest = &buf[pos..];
@@ -198,22 +231,23 @@ impl Reader {
                 }
             }
             let Some(cut) = cut else { break };
-            let text = strip_terminator(buf.slice(pos..pos + cut));
+            let text = buf.slice(pos..pos + text_len(&rest[..cut]));
             self.emit(out, cut as u64, text);
             pos += cut;
         }
-        self.partial = buf[pos..].to_vec();
+        self.partial.clear();
+        self.partial.extend_from_slice(&buf[pos..]);
     }
 
-    fn emit(&mut self, out: &mut Vec<SourceRecord>, len: u64, text: Bytes) {
+    fn emit(&mut self, out: &mut Vec<RawRecord>, len: u64, text: Bytes) {
         let start = self.partial_start;
         self.partial_start += len;
+        self.emitted_bytes += len;
+        self.emitted_records += 1;
         if self.boundary.is_some_and(|b| b <= self.partial_start) {
             self.boundary = None;
         }
-        out.push(SourceRecord {
-            file: self.key.clone(),
-            path: self.path.clone(),
+        out.push(RawRecord {
             start_offset: start,
             end_offset: self.partial_start,
             text,
@@ -221,18 +255,17 @@ impl Reader {
     }
 }
 
-/// The record text of a cut: without a final `"\n"` or `"\r\n"`.
-fn strip_terminator(text: Bytes) -> Bytes {
-    let mut end = text.len();
-    if end > 0 && text[end - 1] == b'\n' {
+/// The length of a cut's record text: without a final `"\n"` or `"\r\n"`.
+fn text_len(cut: &[u8]) -> usize {
+    let mut end = cut.len();
+    if end > 0 && cut[end - 1] == b'\n' {
         end -= 1;
-        if end > 0 && text[end - 1] == b'\r' {
+        if end > 0 && cut[end - 1] == b'\r' {
             end -= 1;
         }
     }
-    text.slice(..end)
+    end
 }
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -270,8 +303,8 @@ mod tests {
         (named, reader)
     }
 
-    fn texts(records: &[SourceRecord]) -> Vec<String> {
-        let text = |r: &SourceRecord| String::from_utf8_lossy(&r.text).into_owned();
+    fn texts(records: &[RawRecord]) -> Vec<String> {
+        let text = |r: &RawRecord| String::from_utf8_lossy(&r.text).into_owned();
         records.iter().map(text).collect()
     }
 
@@ -279,11 +312,15 @@ mod tests {
     fn lines_are_cut_at_newlines_and_partial_lines_are_held() {
         let (mut named, mut reader) = reader_over(b"one\r\ntwo\nthr", 0, None);
         let mut out = Vec::new();
-        reader.read(limits(1024), &mut out).expect("read");
+        reader
+            .read(limits(1024), &mut ReadBuffers::default(), &mut out)
+            .expect("read");
         assert_eq!(texts(&out), ["one", "two"]);
         assert_eq!((out[1].start_offset, out[1].end_offset), (5, 9));
         named.write_all(b"ee\n").expect("append");
-        reader.read(limits(1024), &mut out).expect("read");
+        reader
+            .read(limits(1024), &mut ReadBuffers::default(), &mut out)
+            .expect("read");
         assert_eq!(texts(&out), ["one", "two", "three"]);
         assert_eq!(reader.emitted_offset(), 15);
     }
@@ -302,7 +339,9 @@ mod tests {
         };
         let mut out = Vec::new();
         while reader.read_offset() < content.len() as u64 {
-            reader.read(sliced, &mut out).expect("read");
+            reader
+                .read(sliced, &mut ReadBuffers::default(), &mut out)
+                .expect("read");
         }
         assert_eq!(
             out.len(),
@@ -319,7 +358,9 @@ mod tests {
     fn long_lines_and_forced_boundaries_cut_records() {
         let (_named, mut reader) = reader_over(b"abcdefghij\nxy\n", 0, Some(12));
         let mut out = Vec::new();
-        reader.read(limits(4), &mut out).expect("read");
+        reader
+            .read(limits(4), &mut ReadBuffers::default(), &mut out)
+            .expect("read");
         assert_eq!(texts(&out), ["abcd", "efgh", "ij", "x", "y"]);
         let ends: Vec<u64> = out.iter().map(|r| r.end_offset).collect();
         assert_eq!(ends, [4, 8, 11, 12, 14]);
@@ -329,9 +370,13 @@ mod tests {
     fn truncation_is_detected() {
         let (named, mut reader) = reader_over(b"aaaa\nbbbb\n", 0, None);
         let mut out = Vec::new();
-        reader.read(limits(1024), &mut out).expect("read");
+        reader
+            .read(limits(1024), &mut ReadBuffers::default(), &mut out)
+            .expect("read");
         named.as_file().set_len(0).expect("truncate");
-        let outcome = reader.read(limits(1024), &mut out).expect("read");
+        let outcome = reader
+            .read(limits(1024), &mut ReadBuffers::default(), &mut out)
+            .expect("read");
         assert_eq!(outcome, ReadOutcome::Truncated { unread: 0 });
         assert_eq!(reader.state, ReaderState::Finished);
     }

@@ -11,13 +11,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::buffers::ReadBuffers;
 use super::checkpoint::{CheckpointStore, FileCheckpoint};
 use super::discovery::{claimants, Discovery};
 use super::fingerprint::{probe, Fingerprint, Probe};
-use super::reader::{ReadLimits, ReadOutcome, Reader, ReaderState};
+use super::reader::{Reader, ReaderState};
+use super::round::Round;
 use super::{FileInputSpec, InputError, TailerOptions};
 use crate::metrics::DropReason;
-use crate::source::{FileKey, SourceRecord};
+use crate::source::{FileKey, FileRecords, SourceRecord};
 
 /// (config, device, inode): a file as one config sees it, before it is keyed.
 type InodeKey = (String, u64, u64);
@@ -46,6 +48,13 @@ pub struct FileTailer {
     acked: HashMap<FileKey, u64>,
     /// Configs whose leftover checkpoints were looked at in this process.
     recovered: HashSet<String>,
+    /// The last poll stopped some file short of its end (see [`FileTailer::is_behind`]).
+    behind: bool,
+    /// Bytes the current poll may still read, over all files.
+    round_budget: u64,
+    /// Where in the readers the next poll starts (each gets to go first in turn).
+    rotation: usize,
+    buffers: ReadBuffers,
 }
 
 fn check_unique(specs: &[FileInputSpec]) -> Result<(), InputError> {
@@ -75,6 +84,10 @@ impl FileTailer {
             dead: HashSet::new(),
             acked: HashMap::new(),
             recovered: HashSet::new(),
+            behind: false,
+            round_budget: 0,
+            rotation: 0,
+            buffers: ReadBuffers::default(),
         })
     }
 
@@ -111,45 +124,79 @@ impl FileTailer {
     /// One round; see the [module docs](super). Blocking file I/O: call it from a blocking
     /// thread. Records of one key come in file order.
     pub fn poll(&mut self) -> Result<Vec<SourceRecord>, InputError> {
+        let files = self.poll_files()?;
+        Ok(files
+            .into_iter()
+            .flat_map(FileRecords::into_source_records)
+            .collect())
+    }
+
+    /// [`FileTailer::poll`], with the records grouped by file (at most one group per file,
+    /// in file order within it): what the runtime uses, as it copies no key or path per
+    /// record.
+    pub fn poll_files(&mut self) -> Result<Vec<FileRecords>, InputError> {
         let mut out = Vec::new();
+        self.behind = false;
+        self.round_budget = self.options.max_read_bytes_per_round.max(1);
+        self.buffers.reclaim();
         self.read_open(&mut out);
         self.discover(&mut out)?;
         self.recover(&mut out)?;
         self.close_finished()?;
         let metrics = &self.options.metrics;
-        let bytes: u64 = out.iter().map(|r| r.end_offset - r.start_offset).sum();
-        metrics
-            .records_read
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        let (mut records, mut bytes) = (0u64, 0u64);
+        for group in &out {
+            records += group.records.len() as u64;
+            bytes += group
+                .records
+                .iter()
+                .map(|r| r.end_offset - r.start_offset)
+                .sum::<u64>();
+        }
+        metrics.records_read.fetch_add(records, Ordering::Relaxed);
         metrics.bytes_read.fetch_add(bytes, Ordering::Relaxed);
         Ok(out)
     }
 
-    fn limits(&self) -> ReadLimits {
-        ReadLimits {
-            chunk_bytes: self.options.read_chunk_bytes,
-            max_bytes: self.options.max_read_bytes_per_poll,
-            max_line_bytes: self.options.max_line_bytes,
-            partial_line_timeout: self.options.partial_line_timeout,
-        }
+    /// Whether the last poll left a file unread beyond `max_read_bytes_per_poll`: the
+    /// caller may poll again at once instead of waiting for the next interval.
+    pub fn is_behind(&self) -> bool {
+        self.behind
     }
 
-    fn read_open(&mut self, out: &mut Vec<SourceRecord>) {
-        let limits = self.limits();
+    fn read_open(&mut self, out: &mut Vec<FileRecords>) {
         let keys: Vec<FileKey> = self.readers.keys().cloned().collect();
-        for key in keys {
-            if let Some(reader) = self.readers.get_mut(&key) {
-                read_one(reader, limits, &self.options, out);
-                if reader.truncated && self.dead.insert(key.clone()) {
-                    // The inode's new content is a new key, keyed by the next discovery.
-                    self.by_inode
-                        .remove(&(key.config.clone(), key.device, key.inode));
-                }
+        let first = self.rotation % keys.len().max(1);
+        self.rotation = self.rotation.wrapping_add(1);
+        let (later, earlier) = keys.split_at(first);
+        for key in earlier.iter().chain(later) {
+            let Some(reader) = self.readers.get_mut(key) else {
+                continue;
+            };
+            let mut round = Round {
+                options: &self.options,
+                buffers: &mut self.buffers,
+                budget: &mut self.round_budget,
+            };
+            self.behind |= round.read_one(reader, out);
+            if reader.truncated && self.dead.insert(key.clone()) {
+                // The inode's new content is a new key, keyed by the next discovery.
+                self.by_inode
+                    .remove(&(key.config.clone(), key.device, key.inode));
             }
         }
     }
 
-    fn discover(&mut self, out: &mut Vec<SourceRecord>) -> Result<(), InputError> {
+    /// The state one reader's read in this poll works with.
+    fn round(&mut self) -> Round<'_> {
+        Round {
+            options: &self.options,
+            buffers: &mut self.buffers,
+            budget: &mut self.round_budget,
+        }
+    }
+
+    fn discover(&mut self, out: &mut Vec<FileRecords>) -> Result<(), InputError> {
         let found = self.discovery.scan();
         let mut seen: HashSet<FileKey> = HashSet::new();
         let mut waiting_seen: HashSet<InodeKey> = HashSet::new();
@@ -205,7 +252,7 @@ impl FileTailer {
         path: &Path,
         device: u64,
         inode: u64,
-        out: &mut Vec<SourceRecord>,
+        out: &mut Vec<FileRecords>,
     ) -> Result<Option<FileKey>, InputError> {
         let config = self.specs[index].config.clone();
         let Some((file, size)) = open_checked(path, device, inode) else {
@@ -286,7 +333,7 @@ impl FileTailer {
             offset,
             boundary,
         );
-        read_one(&mut reader, self.limits(), &self.options, out);
+        self.behind |= self.round().read_one(&mut reader, out);
         self.by_inode
             .insert((key.config.clone(), device, inode), key.clone());
         self.readers.insert(key.clone(), reader);
@@ -332,7 +379,7 @@ impl FileTailer {
 
     /// Looks once per config for checkpoints no discovered file claimed: files renamed
     /// (or deleted) while the agent was down.
-    fn recover(&mut self, out: &mut Vec<SourceRecord>) -> Result<(), InputError> {
+    fn recover(&mut self, out: &mut Vec<FileRecords>) -> Result<(), InputError> {
         let pending: Vec<String> = self
             .specs
             .iter()
@@ -366,7 +413,7 @@ impl FileTailer {
             let boundary = cp.pending.map(|p| p.end_offset);
             let mut reader = Reader::new(key.clone(), path, file, theirs, cp.offset, boundary);
             reader.state = ReaderState::Orphaned;
-            read_one(&mut reader, self.limits(), &self.options, out);
+            self.behind |= self.round().read_one(&mut reader, out);
             self.by_inode
                 .insert((key.config.clone(), key.device, key.inode), key.clone());
             self.readers.insert(key, reader);
@@ -416,40 +463,6 @@ impl FileTailer {
     }
 }
 
-/// Reads one reader, handling truncation and the end of orphans.
-fn read_one(
-    reader: &mut Reader,
-    limits: ReadLimits,
-    options: &TailerOptions,
-    out: &mut Vec<SourceRecord>,
-) {
-    match reader.read(limits, out) {
-        Ok(ReadOutcome::Truncated { unread }) => {
-            options.metrics.truncations.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(path = %reader.path.display(), config = %reader.key.config,
-                offset = reader.read_offset(), "file truncated; its new content is read from 0");
-            if unread > 0 {
-                let context = reader.path.display().to_string();
-                options
-                    .metrics
-                    .record_drop(DropReason::TruncatedBeforeRead, 0, unread, &context);
-            }
-        }
-        Ok(ReadOutcome::Read { idle, at_eof }) => {
-            let closing = reader.state == ReaderState::Orphaned && at_eof;
-            if closing && idle >= options.rotated_close_after {
-                reader.flush_partial(out);
-                reader.state = ReaderState::Finished;
-            }
-        }
-        Err(error) => {
-            tracing::error!(path = %reader.path.display(), %error, "reading file failed; closing it");
-            reader.flush_partial(out);
-            reader.state = ReaderState::Finished;
-        }
-    }
-}
-
 /// Opens `path` and checks it is still (`device`, `inode`); returns it with its size.
 fn open_checked(path: &Path, device: u64, inode: u64) -> Option<(File, u64)> {
     let file = File::open(path).ok()?;
@@ -483,7 +496,7 @@ fn next_line_start(file: &File, from: u64, size: u64) -> io::Result<u64> {
         if got == 0 {
             break;
         }
-        if let Some(i) = buf[..got].iter().position(|&c| c == b'\n') {
+        if let Some(i) = memchr::memchr(b'\n', &buf[..got]) {
             return Ok(pos + i as u64 + 1);
         }
         pos += got as u64;

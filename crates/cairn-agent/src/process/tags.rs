@@ -6,6 +6,8 @@
 //! with `,`, in file order without duplicates; the open-source agent has no such code, so the
 //! joining is Cairn's choice. Tags with an empty value are left out.
 
+use std::path::Path;
+
 use bytes::Bytes;
 use cairn_model::Field;
 
@@ -41,20 +43,25 @@ impl TagContext {
     }
 }
 
-fn path_bytes(record: &SourceRecord) -> Bytes {
+fn path_bytes(path: &Path) -> Bytes {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        Bytes::copy_from_slice(record.path.as_os_str().as_bytes())
+        Bytes::copy_from_slice(path.as_os_str().as_bytes())
     }
     #[cfg(not(unix))]
     {
-        Bytes::from(record.path.to_string_lossy().into_owned())
+        Bytes::from(path.to_string_lossy().into_owned())
     }
 }
 
 /// The tags of the LogGroup `record` belongs to.
 pub fn tags_for(record: &SourceRecord, ctx: &TagContext) -> Vec<Field> {
+    tags_for_path(&record.path, ctx)
+}
+
+/// The tags of the LogGroups of the file at `path`.
+pub fn tags_for_path(path: &Path, ctx: &TagContext) -> Vec<Field> {
     let mut tags = Vec::with_capacity(3);
     let mut push = |key: &'static str, value: Bytes| {
         if !value.is_empty() {
@@ -65,7 +72,7 @@ pub fn tags_for(record: &SourceRecord, ctx: &TagContext) -> Vec<Field> {
         }
     };
     push(HOSTNAME_TAG, Bytes::from(ctx.hostname.clone()));
-    push(PATH_TAG, path_bytes(record));
+    push(PATH_TAG, path_bytes(path));
     push(USER_DEFINED_ID_TAG, Bytes::from(ctx.user_defined_id()));
     tags
 }

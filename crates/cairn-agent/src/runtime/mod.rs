@@ -3,12 +3,15 @@
 //!
 //! Two clocks drive it: the heartbeat (every `heartbeat_interval`) re-reads the identity
 //! files, reports the held configs and receives config changes and write tokens; the poll
-//! (every `poll_interval`) reads new lines, joins multiline records, processes them and hands
-//! them to delivery, which owns acknowledgement and checkpoints. Configs and tokens last seen
+//! (every `poll_interval`, or at once after a poll that left a file behind its end) reads new
+//! lines, joins multiline records, processes them and hands them to delivery, which owns
+//! acknowledgement and checkpoints. Records travel grouped by file ([`FileRecords`]), and
+//! the clock is read once per group, not per record. Configs and tokens last seen
 //! are kept on disk, so a restarted agent collects before its first heartbeat succeeds.
 //!
 //! The metrics snapshot (`<data_dir>/metrics.json`) is written at every heartbeat, every
-//! second when running without control (no heartbeat), and at shutdown.
+//! second when running without control (no heartbeat), and at shutdown; a new process takes
+//! its drop counters from it, so they are totals over restarts ([`crate::metrics`]).
 //!
 //! Shutdown: stop reading, flush delivery (batches in flight finish or go to the disk buffer),
 //! write the final metrics snapshot.
@@ -28,16 +31,19 @@ use crate::control::identity::IdentityReader;
 use crate::control::{AgentSettings, ConfigStore, ControlClient, StoredConfig, TokenCache};
 use crate::delivery::{
     Delivery, DeliveryOptions, DiskBuffer, DiskBufferOptions, HttpLogSink, LogSink, NullSink,
-    WriteCredentials,
+    ProcessedRecord, WriteCredentials,
 };
 use crate::input::{CheckpointStore, FileTailer, TailerOptions};
-use crate::metrics::AgentMetrics;
+use crate::metrics::{AgentMetrics, PersistedDrops};
 use crate::process::{
-    tags_for, DropReason as ProcessDropReason, Multiline, ProcessOutcome, TagContext,
+    tags_for_path, DropReason as ProcessDropReason, Multiline, ProcessOutcome, TagContext,
 };
-use crate::source::{FileKey, SourceRecord};
+use crate::source::{FileKey, FileRecords, SourceRecord};
 use credentials::TokenCredentials;
 use pipelines::ActivePipelines;
+
+/// The metrics snapshot's file name in the data directory.
+const METRICS_FILE: &str = "metrics.json";
 
 /// How often `<data_dir>/metrics.json` is rewritten when there is no heartbeat (no control).
 const METRICS_INTERVAL_WITHOUT_CONTROL: Duration = Duration::from_secs(1);
@@ -105,7 +111,7 @@ pub async fn run(
         path: settings.data_dir.clone(),
         source,
     })?;
-    let metrics = Arc::new(AgentMetrics::new());
+    let metrics = Arc::new(AgentMetrics::resume(&previous_drops(&settings)));
     let checkpoints = Arc::new(CheckpointStore::open(
         settings.data_dir.join("checkpoints"),
     )?);
@@ -165,7 +171,7 @@ pub async fn run(
     let mut active = ActivePipelines::build(&configs(&store));
     let tailer = Arc::new(Mutex::new(FileTailer::new(
         active.specs.clone(),
-        checkpoints,
+        checkpoints.clone(),
         TailerOptions {
             poll_interval: options.poll_interval,
             metrics: metrics.clone(),
@@ -216,27 +222,35 @@ pub async fn run(
                     }
                     Err(error) => tracing::warn!(%error, "heartbeat failed, will retry"),
                 }
-                write_metrics(&settings, &metrics);
+                write_metrics(&settings, &metrics, &checkpoints);
             }
             _ = metrics_tick.tick(), if !options.control => {
-                write_metrics(&settings, &metrics);
+                write_metrics(&settings, &metrics, &checkpoints);
             }
             _ = poll.tick() => {
                 let reader = tailer.clone();
-                let records = tokio::task::spawn_blocking(move || lock(&reader).poll())
-                    .await
-                    .map_err(|e| crate::delivery::DeliveryError::Task(e.to_string()))??;
+                let (records, behind) = tokio::task::spawn_blocking(move || {
+                    let mut tailer = lock(&reader);
+                    tailer.poll_files().map(|records| (records, tailer.is_behind()))
+                })
+                .await
+                .map_err(|e| crate::delivery::DeliveryError::Task(e.to_string()))??;
                 let context = TagContext {
                     hostname: identity.hostname.clone(),
                     user_defined_ids: identity.user_defined_ids.clone(),
                 };
                 submit(&delivery, &metrics, &active, &mut multilines, records, &context).await?;
+                if behind {
+                    // A backlog: read on as soon as delivery takes more (its queue bound is
+                    // the backpressure), not one slice per poll interval.
+                    poll.reset_immediately();
+                }
             }
         }
     }
     tracing::info!("agent stopping, flushing delivery");
     delivery.shutdown().await?;
-    write_metrics(&settings, &metrics);
+    write_metrics(&settings, &metrics, &checkpoints);
     tracing::info!("agent stopped");
     Ok(())
 }
@@ -251,81 +265,91 @@ async fn submit(
     metrics: &AgentMetrics,
     active: &ActivePipelines,
     multilines: &mut HashMap<FileKey, Multiline>,
-    records: Vec<SourceRecord>,
+    files: Vec<FileRecords>,
     context: &TagContext,
 ) -> Result<(), RuntimeError> {
     let now = Instant::now();
-    let mut per_file: Vec<(FileKey, Vec<SourceRecord>)> = Vec::new();
-    for record in records {
-        let Some(binding) = active.bindings.get(&record.file.config) else {
+    let mut ready: Vec<FileRecords> = Vec::with_capacity(files.len());
+    for group in files {
+        let Some(binding) = active.bindings.get(&group.file.config) else {
             continue;
         };
-        let completed = match &binding.multiline {
-            None => vec![record],
-            Some(config) => {
-                let key = record.file.clone();
-                let multiline = match multilines.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(entry) => {
-                        match Multiline::new(config) {
-                            Ok(multiline) => entry.insert(multiline),
-                            Err(error) => {
-                                tracing::error!(%error, config = %binding.pipeline.name, "multiline rules invalid");
-                                continue;
-                            }
-                        }
-                    }
-                };
-                multiline.push_at(record, now).records
-            }
+        let Some(config) = &binding.multiline else {
+            ready.push(group);
+            continue;
         };
-        for record in completed {
-            match per_file.last_mut() {
-                Some((key, group)) if *key == record.file => group.push(record),
-                _ => per_file.push((record.file.clone(), vec![record])),
-            }
+        let multiline = match multilines.entry(group.file.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => match Multiline::new(config) {
+                Ok(multiline) => entry.insert(multiline),
+                Err(error) => {
+                    tracing::error!(%error, config = %binding.pipeline.name, "multiline rules invalid");
+                    continue;
+                }
+            },
+        };
+        let (file, path) = (group.file.clone(), group.path.clone());
+        let mut joined = Vec::new();
+        for record in group.into_source_records() {
+            let completed = multiline.push_at(record, now).records;
+            joined.extend(completed.into_iter().map(SourceRecord::into_raw));
+        }
+        if !joined.is_empty() {
+            ready.push(FileRecords {
+                file,
+                path,
+                records: joined,
+            });
         }
     }
-    for multiline in multilines.values_mut() {
-        for record in multiline.flush_if_idle(now).records {
-            per_file.push((record.file.clone(), vec![record]));
-        }
+    for (file, multiline) in multilines.iter_mut() {
+        let records = multiline.flush_if_idle(now).records;
+        let Some(path) = records.last().map(|r| r.path.clone()) else {
+            continue;
+        };
+        ready.push(FileRecords {
+            file: file.clone(),
+            path,
+            records: records.into_iter().map(SourceRecord::into_raw).collect(),
+        });
     }
-    for (key, group) in per_file {
-        let Some(binding) = active.bindings.get(&key.config) else {
+    for group in ready {
+        let Some(binding) = active.bindings.get(&group.file.config) else {
             continue;
         };
-        let Some(first) = group.first() else {
-            continue;
-        };
-        let tags = tags_for(first, context);
-        let processed: Vec<_> = group
+        let pipeline = &binding.pipeline.pipeline;
+        let tags = tags_for_path(&group.path, context);
+        let now = pipeline.now();
+        let processed: Vec<ProcessedRecord> = group
+            .records
             .into_iter()
-            .map(
-                |record| match binding.pipeline.pipeline.process(&record, context) {
-                    ProcessOutcome::Keep(entry) => (record, Some(entry)),
+            .map(|record| {
+                let entry = match pipeline.process_text(record.text, now) {
+                    ProcessOutcome::Keep(entry) => Some(entry),
                     ProcessOutcome::Drop(reason) => {
-                        let counter = match reason {
-                            ProcessDropReason::Filtered => &metrics.records_filtered,
-                            ProcessDropReason::ParseFailed => &metrics.records_unparsable,
-                            ProcessDropReason::InvalidTime => &metrics.records_invalid_time,
-                        };
-                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        count_processor_drop(metrics, reason);
                         tracing::debug!(
                             reason = reason.as_str(),
                             config = %binding.pipeline.name,
-                            path = %record.path.display(),
+                            path = %group.path.display(),
                             offset = record.start_offset,
                             "record dropped by the config's processors"
                         );
-                        (record, None)
+                        None
                     }
-                },
-            )
+                };
+                ProcessedRecord {
+                    start_offset: record.start_offset,
+                    end_offset: record.end_offset,
+                    entry,
+                }
+            })
             .collect();
         delivery
-            .submit(
+            .submit_file(
                 binding.pipeline.target.clone(),
+                &group.file,
+                group.path,
                 processed,
                 tags,
                 Bytes::new(),
@@ -335,10 +359,41 @@ async fn submit(
     Ok(())
 }
 
+/// Counts a record the config's processors dropped, by reason.
+fn count_processor_drop(metrics: &AgentMetrics, reason: ProcessDropReason) {
+    let counter = match reason {
+        ProcessDropReason::Filtered => &metrics.records_filtered,
+        ProcessDropReason::ParseFailed => &metrics.records_unparsable,
+        ProcessDropReason::InvalidTime => &metrics.records_invalid_time,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The drop counters of the last metrics snapshot an earlier process wrote (see
+/// [`crate::metrics`]); zero when there is none or it cannot be read.
+fn previous_drops(settings: &AgentSettings) -> PersistedDrops {
+    let path = settings.data_dir.join(METRICS_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Default::default(),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot read the last metrics snapshot; drop counters start at zero");
+            return Default::default();
+        }
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+        tracing::warn!(%error, path = %path.display(), "last metrics snapshot unreadable; drop counters start at zero");
+        Default::default()
+    })
+}
+
 /// Writes the metrics snapshot to `<data_dir>/metrics.json` (atomically), for operators and
 /// tests; errors are logged, never fatal.
-fn write_metrics(settings: &AgentSettings, metrics: &AgentMetrics) {
-    let path = settings.data_dir.join("metrics.json");
+fn write_metrics(settings: &AgentSettings, metrics: &AgentMetrics, checkpoints: &CheckpointStore) {
+    metrics
+        .checkpoint_writes
+        .store(checkpoints.writes(), std::sync::atomic::Ordering::Relaxed);
+    let path = settings.data_dir.join(METRICS_FILE);
     let temporary = settings.data_dir.join("metrics.json.tmp");
     let result = serde_json::to_vec_pretty(&metrics.snapshot())
         .map_err(std::io::Error::other)
@@ -365,7 +420,9 @@ mod tests {
         settings.config_dir = temp.path().join("etc");
         let pipeline = serde_json::json!({
             "inputs": [{"Type": "input_file", "FilePaths": [format!("{}/*.log", logs.display())]}],
-            "flushers": [{"Type": "flusher_sls", "Project": "p-test", "Logstore": "l"}],
+            // A valid name matters: with an invalid one the runtime refuses the config (it
+            // only logs that) and this test would pass without any input running.
+            "flushers": [{"Type": "flusher_sls", "Project": "p-test", "Logstore": "lines"}],
         });
         let options = RuntimeOptions {
             local_pipelines: vec![("local".to_owned(), pipeline.to_string().into_bytes())],
