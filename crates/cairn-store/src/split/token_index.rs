@@ -354,4 +354,22 @@ mod tests {
         flipped[20] ^= 1;
         assert!(TokenIndex::parse(&flipped).is_err());
     }
+
+    proptest::proptest! {
+        /// The parser is a decoder of files read back from storage: whatever the bytes, it
+        /// answers with an index or an error, never a panic; a flipped byte is always caught.
+        #[test]
+        fn arbitrary_or_damaged_bytes_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flip in proptest::prelude::any::<usize>(),
+        ) {
+            let _ = TokenIndex::parse(&noise);
+            let records = [record(1, "a b c"), record(2, "d e")];
+            let borrowed: Vec<&LogRecord> = records.iter().collect();
+            let mut bytes = build_token_index(&borrowed);
+            let at = flip % bytes.len();
+            bytes[at] ^= 0x5a;
+            proptest::prop_assert!(TokenIndex::parse(&bytes).is_err());
+        }
+    }
 }
