@@ -47,7 +47,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::memtable::Memtable;
-use crate::split::files::{build_split, index_path, object_error, parquet_path, upload_split};
+use crate::split::files::{
+    build_split, index_path, object_error, parquet_path, upload_split, BuiltSplit,
+};
 use crate::split::reader::SplitReader;
 use crate::writer::Command;
 use crate::StoreError;
@@ -286,41 +288,22 @@ impl SplitLifecycle {
         if records.is_empty() {
             return Ok(Ok(()));
         }
-        let built = tokio::task::spawn_blocking(move || {
-            let with_offsets: Vec<(u64, &LogRecord)> = records
-                .iter()
-                .zip(base..)
-                .map(|(record, offset)| (offset, record.as_ref()))
-                .collect();
-            build_split(&with_offsets)
-        })
-        .await
-        .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")));
-        let built = match built.and_then(|built| built) {
-            Ok(built) => built,
+        let built = self
+            .build_and_upload(logstore, 0, move || {
+                let with_offsets: Vec<(u64, &LogRecord)> = records
+                    .iter()
+                    .zip(base..)
+                    .map(|(record, offset)| (offset, record.as_ref()))
+                    .collect();
+                build_split(&with_offsets)
+            })
+            .await;
+        let record = match built {
+            Ok(record) => record,
             Err(error) => return Ok(Err(error)),
         };
-        let split_id = uuid::Uuid::new_v4().simple().to_string();
-        if let Err(error) =
-            upload_split(&*self.settings.object_store, logstore, &split_id, &built).await
-        {
-            return Ok(Err(error));
-        }
+        let split_id = record.split_id.clone();
         self.failpoint(SplitFailpoint::AfterUpload)?;
-        let record = SplitRecord {
-            split_id: split_id.clone(),
-            logstore,
-            first_offset: built.first_offset,
-            end_offset: built.end_offset,
-            min_time: built.min_time,
-            max_time: built.max_time,
-            row_count: built.row_count,
-            raw_bytes: built.raw_bytes,
-            parquet_bytes: built.parquet.len() as u64,
-            index_bytes: built.index.len() as u64,
-            merge_level: 0,
-            published_at: unix_now(),
-        };
         if let Err(error) = self.settings.catalog.publish_split(&record).await {
             self.schedule_deletion(logstore, &split_id, Duration::ZERO);
             return Ok(Err(catalog_error(error)));
@@ -347,6 +330,35 @@ impl SplitLifecycle {
         Ok(Ok(()))
     }
 
+    /// Builds a split on a blocking thread, uploads its files under a fresh id, and returns
+    /// its catalog record (not yet published).
+    async fn build_and_upload(
+        &self,
+        logstore: LogstoreId,
+        merge_level: u32,
+        build: impl FnOnce() -> Result<BuiltSplit, StoreError> + Send + 'static,
+    ) -> Result<SplitRecord, StoreError> {
+        let built = tokio::task::spawn_blocking(build)
+            .await
+            .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")))??;
+        let split_id = uuid::Uuid::new_v4().simple().to_string();
+        upload_split(&*self.settings.object_store, logstore, &split_id, &built).await?;
+        Ok(SplitRecord {
+            split_id,
+            logstore,
+            first_offset: built.first_offset,
+            end_offset: built.end_offset,
+            min_time: built.min_time,
+            max_time: built.max_time,
+            row_count: built.row_count,
+            raw_bytes: built.raw_bytes,
+            parquet_bytes: built.parquet.len() as u64,
+            index_bytes: built.index.len() as u64,
+            merge_level,
+            published_at: unix_now(),
+        })
+    }
+
     /// Merges the first run of small adjacent splits of `logstore`, if there is one.
     async fn merge(&self, logstore: LogstoreId) -> Result<Result<(), StoreError>, Halted> {
         let _changes = Arc::clone(&self.changes).lock_owned().await;
@@ -361,45 +373,27 @@ impl SplitLifecycle {
                 Err(error) => return Ok(Err(error)),
             }
         }
-        let built = tokio::task::spawn_blocking(move || {
-            let borrowed: Vec<(u64, &LogRecord)> = records
-                .iter()
-                .map(|(offset, record)| (*offset, record))
-                .collect();
-            build_split(&borrowed)
-        })
-        .await
-        .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")));
-        let built = match built.and_then(|built| built) {
-            Ok(built) => built,
+        let level = inputs
+            .iter()
+            .map(|split| split.merge_level)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let built = self
+            .build_and_upload(logstore, level, move || {
+                let borrowed: Vec<(u64, &LogRecord)> = records
+                    .iter()
+                    .map(|(offset, record)| (*offset, record))
+                    .collect();
+                build_split(&borrowed)
+            })
+            .await;
+        let merged = match built {
+            Ok(record) => record,
             Err(error) => return Ok(Err(error)),
         };
-        let split_id = uuid::Uuid::new_v4().simple().to_string();
-        if let Err(error) =
-            upload_split(&*self.settings.object_store, logstore, &split_id, &built).await
-        {
-            return Ok(Err(error));
-        }
+        let split_id = merged.split_id.clone();
         self.failpoint(SplitFailpoint::AfterMergeUpload)?;
-        let merged = SplitRecord {
-            split_id: split_id.clone(),
-            logstore,
-            first_offset: built.first_offset,
-            end_offset: built.end_offset,
-            min_time: built.min_time,
-            max_time: built.max_time,
-            row_count: built.row_count,
-            raw_bytes: built.raw_bytes,
-            parquet_bytes: built.parquet.len() as u64,
-            index_bytes: built.index.len() as u64,
-            merge_level: inputs
-                .iter()
-                .map(|split| split.merge_level)
-                .max()
-                .unwrap_or(0)
-                + 1,
-            published_at: unix_now(),
-        };
         let input_ids: Vec<String> = inputs.iter().map(|split| split.split_id.clone()).collect();
         match self
             .settings

@@ -156,42 +156,8 @@ impl SplitReader {
         to: LogTime,
         tokens: &TokenQuery,
     ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
-        let in_range = |record: &LogRecord| {
-            let time = record.time.as_nanos();
-            from.as_nanos() <= time && time < to.as_nanos()
-        };
-        let (from_seconds, to_seconds) = (i64::from(from.seconds), i64::from(to.seconds) + 1);
-        let mut found = Vec::new();
-        for split in &snapshot.splits {
-            if split.max_time < from_seconds || split.min_time >= to_seconds {
-                continue;
-            }
-            let cached = self.cached(split).await?;
-            let blocks = cached
-                .index
-                .candidate_blocks(tokens, from_seconds, to_seconds);
-            if blocks.is_empty() {
-                continue;
-            }
-            let everything = blocks.len() == cached.index.block_count();
-            let records = self
-                .read_blocks(split, &cached, (!everything).then_some(&blocks[..]))
-                .await?;
-            found.extend(
-                records
-                    .into_iter()
-                    .filter(|(_, record)| in_range(record))
-                    .map(|(_, record)| Arc::new(record)),
-            );
-        }
-        found.extend(
-            snapshot
-                .records
-                .iter()
-                .filter(|record| in_range(record))
-                .cloned(),
-        );
-        Ok(found)
+        let units = self.candidate_units(snapshot, from, to, tokens).await?;
+        self.read_units(snapshot, &units, from, to).await
     }
 
     /// The blocks of the snapshot's splits that may hold matches in `[from, to)`, each with
@@ -236,7 +202,8 @@ impl SplitReader {
         Ok(units)
     }
 
-    /// Reads a run of units (blocks of one split, or memory) into records in `[from, to)`.
+    /// Reads a run of units (blocks of splits, or memory) into records in `[from, to)`, in
+    /// offset order.
     async fn read_units(
         &self,
         snapshot: &LogstoreSnapshot,
@@ -251,16 +218,11 @@ impl SplitReader {
         let mut found = Vec::new();
         let mut by_split: std::collections::BTreeMap<usize, Vec<usize>> =
             std::collections::BTreeMap::new();
+        let mut memory = false;
         for unit in units {
             match unit.split {
                 Some((split, block)) => by_split.entry(split).or_default().push(block),
-                None => found.extend(
-                    snapshot
-                        .records
-                        .iter()
-                        .filter(|record| in_range(record))
-                        .cloned(),
-                ),
+                None => memory = true,
             }
         }
         for (position, mut blocks) in by_split {
@@ -277,6 +239,16 @@ impl SplitReader {
                     .into_iter()
                     .filter(|(_, record)| in_range(record))
                     .map(|(_, record)| Arc::new(record)),
+            );
+        }
+        // Memory last: its records have the highest offsets, so the result is in offset order.
+        if memory {
+            found.extend(
+                snapshot
+                    .records
+                    .iter()
+                    .filter(|record| in_range(record))
+                    .cloned(),
             );
         }
         Ok(found)

@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::connection::{ApiRequest, Client, ConnectionOptions};
-use super::output::{emit, record_line, unix_time_text, OutputOptions};
+use super::output::{emit, record_line, OutputOptions};
 use super::resources::{logstore_name, project_name};
-use super::time_arg::TimeArg;
+use super::time_arg::TimeRangeArgs;
 
 /// Raw bytes after which a batch is sent even if it has fewer records than `--batch`
 /// (SLS caps one PutLogs at 10 MB).
@@ -72,22 +72,8 @@ pub struct GetArgs {
     /// `| SQL`
     #[arg(long, short, default_value = "*")]
     query: String,
-    /// Start of the time range: -15m, -1h, -7d, now, Unix seconds or RFC 3339
-    #[arg(
-        long,
-        default_value = "-15m",
-        allow_hyphen_values = true,
-        value_name = "TIME"
-    )]
-    from: TimeArg,
-    /// End of the time range, same forms as --from (`now` includes the current second)
-    #[arg(
-        long,
-        default_value = "now",
-        allow_hyphen_values = true,
-        value_name = "TIME"
-    )]
-    to: TimeArg,
+    #[command(flatten)]
+    range: TimeRangeArgs,
     /// Maximum number of records to print
     #[arg(long, short = 'n', default_value_t = 100, value_name = "N")]
     lines: u32,
@@ -293,19 +279,7 @@ pub async fn run_get(args: GetArgs) -> Result<()> {
     let project = project_name(&args.project)?;
     let logstore = logstore_name(&args.logstore)?;
     let now = i64::from(now_log_time().seconds);
-    let from = args.from.resolve(now);
-    // Records of the current second count as "now": the range's end is exclusive.
-    let to = match args.to {
-        TimeArg::Now => now + 1,
-        other => other.resolve(now),
-    };
-    if from >= to {
-        bail!(
-            "--from ({}) must be before --to ({})",
-            unix_time_text(from, None),
-            unix_time_text(to, None)
-        );
-    }
+    let (from, to) = args.range.resolve(now)?;
     let body = json!({
         "from": from, "to": to, "line": args.lines, "offset": args.offset,
         "reverse": args.reverse, "query": args.query, "powerSql": false,

@@ -12,14 +12,14 @@
 //! cairn query -p web -l access --from -1h '* | SELECT status, count(*) AS c GROUP BY status'
 //! ```
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::connection::{ApiRequest, Client, ConnectionOptions};
 use super::output::{emit, emit_json, table, unix_time_text, OutputOptions};
 use super::resources::{logstore_name, project_name};
-use super::time_arg::TimeArg;
+use super::time_arg::TimeRangeArgs;
 
 /// The record time key of search results.
 const TIME_KEY: &str = "__time__";
@@ -35,22 +35,8 @@ pub struct QueryArgs {
     /// Logstore to query
     #[arg(long, short)]
     logstore: String,
-    /// Start of the time range: -15m, -1h, -7d, now, Unix seconds or RFC 3339
-    #[arg(
-        long,
-        default_value = "-15m",
-        allow_hyphen_values = true,
-        value_name = "TIME"
-    )]
-    from: TimeArg,
-    /// End of the time range, same forms as --from (`now` includes the current second)
-    #[arg(
-        long,
-        default_value = "now",
-        allow_hyphen_values = true,
-        value_name = "TIME"
-    )]
-    to: TimeArg,
+    #[command(flatten)]
+    range: TimeRangeArgs,
     /// Records to return when the query has no SQL part (SQL uses its own LIMIT, default 100)
     #[arg(long, short = 'n', default_value_t = 100, value_name = "N")]
     lines: u32,
@@ -175,19 +161,7 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
     let project = project_name(&args.project)?;
     let logstore = logstore_name(&args.logstore)?;
     let now = chrono::Utc::now().timestamp();
-    let from = args.from.resolve(now);
-    // Records of the current second count as "now": the range's end is exclusive.
-    let to = match args.to {
-        TimeArg::Now => now + 1,
-        other => other.resolve(now),
-    };
-    if from >= to {
-        bail!(
-            "--from ({}) must be before --to ({})",
-            unix_time_text(from, None),
-            unix_time_text(to, None)
-        );
-    }
+    let (from, to) = args.range.resolve(now)?;
     let body = json!({
         "from": from, "to": to, "line": args.lines, "offset": 0, "reverse": false,
         "query": args.query, "powerSql": false,

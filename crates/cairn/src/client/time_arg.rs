@@ -1,4 +1,4 @@
-//! Time arguments of `cairn get --from/--to`.
+//! Time arguments of `cairn get` and `cairn query` (`--from`/`--to`).
 //!
 //! A time is one of: `now`; a relative time in the past such as `-30s`, `-15m`, `-1h`, `-7d`,
 //! `-2w`; Unix seconds such as `1704067200`; or an RFC 3339 timestamp such as
@@ -28,6 +28,48 @@ impl TimeArg {
             TimeArg::Ago(seconds) => now.saturating_sub(seconds),
             TimeArg::At(seconds) => seconds,
         }
+    }
+}
+
+/// `--from` / `--to`, shared by the commands that read a time range.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TimeRangeArgs {
+    /// Start of the time range: -15m, -1h, -7d, now, Unix seconds or RFC 3339
+    #[arg(
+        long,
+        default_value = "-15m",
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub from: TimeArg,
+    /// End of the time range, same forms as --from (`now` includes the current second)
+    #[arg(
+        long,
+        default_value = "now",
+        allow_hyphen_values = true,
+        value_name = "TIME"
+    )]
+    pub to: TimeArg,
+}
+
+impl TimeRangeArgs {
+    /// The range `[from, to)` in Unix seconds, given the current time. Records of the current
+    /// second count as "now", so `--to now` ends one second later; an empty or reversed range
+    /// is an error naming both ends.
+    pub fn resolve(&self, now: i64) -> anyhow::Result<(i64, i64)> {
+        let from = self.from.resolve(now);
+        let to = match self.to {
+            TimeArg::Now => now + 1,
+            other => other.resolve(now),
+        };
+        if from >= to {
+            anyhow::bail!(
+                "--from ({}) must be before --to ({})",
+                super::output::unix_time_text(from, None),
+                super::output::unix_time_text(to, None)
+            );
+        }
+        Ok((from, to))
     }
 }
 
