@@ -26,5 +26,5 @@ pub use ids::{AccessKeyId, AccountId, LogstoreId, UserName};
 pub use index::{FieldIndex, FieldIndexType, FullTextIndex, IndexConfig, DEFAULT_TOKEN_DELIMITERS};
 pub use names::{LogstoreName, ProjectName};
 pub use record::{Field, LogEntry, LogGroupData, LogRecord, LogTime};
-pub use token_query::{fold_token_hash, TokenQuery};
+pub use token_query::{fold_token_hash, RequiredToken, TokenQuery};
 pub use tokenizer::{Tokenizer, Tokens};

@@ -13,13 +13,37 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
+/// A token a match must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredToken {
+    /// Its folded hash ([`fold_token_hash`]): what a token index stores.
+    pub hash: u64,
+    /// Its text lowercased, when it is ASCII: what a row filter may look for as a substring
+    /// of a record's text (a record containing the token contains this text in some case,
+    /// unless the record holds non-ASCII text, which can fold to ASCII). `None` for a
+    /// non-ASCII token, which a row filter cannot rule out.
+    pub ascii_lowercase: Option<Box<[u8]>>,
+}
+
+impl RequiredToken {
+    /// The requirement of `token`.
+    pub fn new(token: &[u8]) -> RequiredToken {
+        RequiredToken {
+            hash: fold_token_hash(token),
+            ascii_lowercase: token
+                .is_ascii()
+                .then(|| token.to_ascii_lowercase().into_boxed_slice()),
+        }
+    }
+}
+
 /// A necessary condition on the tokens of a block of records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenQuery {
     /// No condition: every block may hold matches.
     Everything,
-    /// The block must contain a token whose folded hash is this.
-    Token(u64),
+    /// The block must contain this token.
+    Token(RequiredToken),
     /// Every condition must hold.
     All(Vec<TokenQuery>),
     /// At least one condition must hold.
@@ -31,7 +55,7 @@ impl TokenQuery {
     pub fn all_tokens<'t>(tokens: impl IntoIterator<Item = &'t [u8]>) -> TokenQuery {
         let mut required: Vec<TokenQuery> = tokens
             .into_iter()
-            .map(|token| TokenQuery::Token(fold_token_hash(token)))
+            .map(|token| TokenQuery::Token(RequiredToken::new(token)))
             .collect();
         match required.len() {
             0 => TokenQuery::Everything,
@@ -44,7 +68,7 @@ impl TokenQuery {
     pub fn admits(&self, contains: &impl Fn(u64) -> bool) -> bool {
         match self {
             TokenQuery::Everything => true,
-            TokenQuery::Token(hash) => contains(*hash),
+            TokenQuery::Token(token) => contains(token.hash),
             TokenQuery::All(parts) => parts.iter().all(|part| part.admits(contains)),
             TokenQuery::Any(parts) => parts.iter().any(|part| part.admits(contains)),
         }
@@ -66,6 +90,13 @@ impl TokenQuery {
 /// Two tokens the matcher considers equal, in either case mode, always hash equal.
 pub fn fold_token_hash(token: &[u8]) -> u64 {
     const INLINE: usize = 64;
+    // Most tokens are already folded (lowercase, digits): hash them as they are.
+    if token
+        .iter()
+        .all(|byte| byte.is_ascii() && !byte.is_ascii_uppercase())
+    {
+        return xxh3_64(token);
+    }
     if token.is_ascii() && token.len() <= INLINE {
         let mut folded = [0u8; INLINE];
         for (out, byte) in folded.iter_mut().zip(token) {

@@ -13,8 +13,10 @@
 /// A set of delimiter characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tokenizer {
-    /// `ascii[b]` says whether ASCII byte `b` is a delimiter.
-    ascii: [bool; 128],
+    /// What byte `b` is: [`ByteClass::Word`], [`ByteClass::Delimiter`] (an ASCII delimiter) or
+    /// [`ByteClass::Decode`] (a UTF-8 lead byte that may start a non-ASCII delimiter). Lets
+    /// the tokenizer's loops decide most bytes with one lookup.
+    classes: Box<[ByteClass; 256]>,
     /// Non-ASCII delimiters, sorted.
     other: Vec<char>,
 }
@@ -33,7 +35,15 @@ impl Tokenizer {
         }
         other.sort_unstable();
         other.dedup();
-        Self { ascii, other }
+        let mut classes = Box::new([ByteClass::Word; 256]);
+        for (byte, class) in classes.iter_mut().enumerate() {
+            *class = match byte {
+                0..=0x7F if ascii[byte] => ByteClass::Delimiter,
+                0xC0..=0xF7 if !other.is_empty() => ByteClass::Decode,
+                _ => ByteClass::Word,
+            };
+        }
+        Self { classes, other }
     }
 
     /// A tokenizer splitting on SLS's default delimiters ([`crate::DEFAULT_TOKEN_DELIMITERS`]),
@@ -45,7 +55,7 @@ impl Tokenizer {
     /// Whether `c` separates tokens.
     pub fn is_delimiter(&self, c: char) -> bool {
         if c.is_ascii() {
-            self.ascii[c as usize]
+            self.classes[c as usize] == ByteClass::Delimiter
         } else {
             self.other.binary_search(&c).is_ok()
         }
@@ -69,11 +79,10 @@ impl Tokenizer {
     /// character there takes.
     fn delimiter_at(&self, text: &[u8], pos: usize) -> (bool, usize) {
         let byte = text[pos];
-        if byte.is_ascii() {
-            return (self.ascii[usize::from(byte)], 1);
-        }
-        if self.other.is_empty() {
-            return (false, 1);
+        match self.classes[usize::from(byte)] {
+            ByteClass::Word => return (false, 1),
+            ByteClass::Delimiter => return (true, 1),
+            ByteClass::Decode => {}
         }
         let width = match byte {
             0xC0..=0xDF => 2,
@@ -92,6 +101,18 @@ impl Tokenizer {
     }
 }
 
+/// How the tokenizer treats a byte (see `Tokenizer::classes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    /// Part of a token: an ASCII non-delimiter, a continuation byte, or any non-ASCII byte
+    /// when there are no non-ASCII delimiters.
+    Word,
+    /// An ASCII delimiter.
+    Delimiter,
+    /// A UTF-8 lead byte: the character it starts must be decoded to tell.
+    Decode,
+}
+
 /// Iterator over the tokens of one text; see [`Tokenizer::tokens`].
 #[derive(Debug, Clone)]
 pub struct Tokens<'t> {
@@ -105,23 +126,36 @@ impl<'t> Iterator for Tokens<'t> {
 
     fn next(&mut self) -> Option<&'t [u8]> {
         let text = self.text;
+        let classes = &self.tokenizer.classes;
         while self.pos < text.len() {
-            let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
-            if !is_delimiter {
-                break;
+            match classes[usize::from(text[self.pos])] {
+                ByteClass::Delimiter => self.pos += 1,
+                ByteClass::Word => break,
+                ByteClass::Decode => {
+                    let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
+                    if !is_delimiter {
+                        break;
+                    }
+                    self.pos += width;
+                }
             }
-            self.pos += width;
         }
         if self.pos >= text.len() {
             return None;
         }
         let start = self.pos;
         while self.pos < text.len() {
-            let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
-            if is_delimiter {
-                break;
+            match classes[usize::from(text[self.pos])] {
+                ByteClass::Word => self.pos += 1,
+                ByteClass::Delimiter => break,
+                ByteClass::Decode => {
+                    let (is_delimiter, width) = self.tokenizer.delimiter_at(text, self.pos);
+                    if is_delimiter {
+                        break;
+                    }
+                    self.pos += width;
+                }
             }
-            self.pos += width;
         }
         Some(&text[start..self.pos.min(text.len())])
     }

@@ -324,9 +324,9 @@ impl LogEngine {
         }
     }
 
-    /// Calls `visit` with every record of a logstore in `[from, to)` whose block `tokens`
-    /// admits, a few blocks at a time, so memory stays bounded whatever the range holds.
-    /// Returns how many records were visited.
+    /// Calls `visit` with every record of a logstore in `[from, to)` that `tokens` admits
+    /// (by block, then by row), a few blocks at a time, so memory stays bounded whatever
+    /// the range holds. Returns how many records were examined.
     pub async fn visit(
         &self,
         logstore: LogstoreId,

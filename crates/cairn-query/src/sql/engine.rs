@@ -163,6 +163,9 @@ impl SqlEngine {
         let options = session_config.options_mut();
         // Keys are case-sensitive in SLS: match identifiers exactly as written.
         options.sql_parser.enable_ident_normalization = false;
+        // SLS (Presto) sorts NULLs last whichever the direction; DataFusion's default
+        // (Postgres) puts them first in a descending sort.
+        options.sql_parser.default_null_ordering = "nulls_last".to_owned();
         // What a sort sets aside for merging its spill files must fit in the query's pool
         // (DataFusion's default, 10 MB, is more than a small pool holds).
         options.execution.sort_spill_reservation_bytes = options

@@ -48,8 +48,15 @@ pub const TAG_PREFIX: &str = "__tag__:";
 const CONTENT_PREFIX: &str = "__content__:";
 
 fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => std::borrow::Cow::Borrowed(valid),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
+
+/// The map from a key to its column position (keys are short; foldhash is several times
+/// cheaper than the default SipHash on them).
+type KeyIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 
 fn is_reserved(name: &str) -> bool {
     matches!(
@@ -74,8 +81,8 @@ fn content_column(key: &str) -> String {
 pub struct BatchLayout {
     tag_keys: Vec<String>,
     content_columns: Vec<String>,
-    tag_index: HashMap<String, usize>,
-    content_index: HashMap<String, usize>,
+    tag_index: KeyIndex,
+    content_index: KeyIndex,
     schema: Arc<Schema>,
 }
 
@@ -84,7 +91,20 @@ impl BatchLayout {
     pub fn of<'r>(records: impl IntoIterator<Item = &'r LogRecord>) -> BatchLayout {
         let mut tag_keys = BTreeSet::new();
         let mut content_columns = BTreeSet::new();
+        let mut previous: Option<&LogRecord> = None;
         for record in records {
+            // Records from one source mostly share their keys: skip a record whose keys are
+            // the previous record's.
+            if let Some(previous) = previous {
+                let same = |a: &[Field], b: &[Field]| {
+                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
+                };
+                if same(&previous.tags, &record.tags) && same(&previous.contents, &record.contents)
+                {
+                    continue;
+                }
+            }
+            previous = Some(record);
             for tag in &record.tags {
                 if !tag_keys.contains(text(&tag.key).as_ref()) {
                     tag_keys.insert(text(&tag.key).into_owned());
@@ -169,22 +189,44 @@ impl BatchLayout {
             .collect();
         let mut row_tags: Vec<Option<&[u8]>> = vec![None; self.tag_keys.len()];
         let mut row_contents: Vec<Option<&[u8]>> = vec![None; self.content_columns.len()];
-        for (_, record) in records {
+        // Where each field of the previous record went; reused while records share keys.
+        let mut tag_positions: Vec<Option<usize>> = Vec::new();
+        let mut content_positions: Vec<Option<usize>> = Vec::new();
+        let mut previous: Option<&LogRecord> = None;
+        for &(_, record) in records {
             row_tags.iter_mut().for_each(|slot| *slot = None);
             row_contents.iter_mut().for_each(|slot| *slot = None);
-            for tag in &record.tags {
-                if let Some(&at) = self.tag_index.get(text(&tag.key).as_ref()) {
+            let same_keys = |a: &[Field], b: &[Field]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
+            };
+            if !previous.is_some_and(|previous| same_keys(&previous.tags, &record.tags)) {
+                tag_positions.clear();
+                tag_positions.extend(
+                    record
+                        .tags
+                        .iter()
+                        .map(|tag| self.tag_index.get(text(&tag.key).as_ref()).copied()),
+                );
+            }
+            if !previous.is_some_and(|previous| same_keys(&previous.contents, &record.contents)) {
+                content_positions.clear();
+                content_positions.extend(record.contents.iter().map(|field| {
+                    let key = text(&field.key);
+                    if is_reserved(&key) {
+                        self.content_index.get(&content_column(&key)).copied()
+                    } else {
+                        self.content_index.get(key.as_ref()).copied()
+                    }
+                }));
+            }
+            previous = Some(record);
+            for (tag, at) in record.tags.iter().zip(&tag_positions) {
+                if let Some(at) = *at {
                     row_tags[at].get_or_insert(&tag.value);
                 }
             }
-            for field in &record.contents {
-                let key = text(&field.key);
-                let at = if is_reserved(&key) {
-                    self.content_index.get(&content_column(&key))
-                } else {
-                    self.content_index.get(key.as_ref())
-                };
-                if let Some(&at) = at {
+            for (field, at) in record.contents.iter().zip(&content_positions) {
+                if let Some(at) = *at {
                     row_contents[at].get_or_insert(&field.value);
                 }
             }

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::compute::filter_record_batch;
 use bytes::Bytes;
-use cairn_model::{LogRecord, LogstoreId};
+use cairn_model::{LogRecord, LogstoreId, TokenQuery};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -29,11 +30,14 @@ use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::split::columns::{batch_to_records, BatchLayout};
+use crate::split::row_filter::candidate_rows;
 use crate::split::token_index::{build_token_index, BLOCK_ROWS};
 use crate::StoreError;
 
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 64 * BLOCK_ROWS;
+/// Largest dictionary page per column chunk.
+const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 /// Rows converted to Arrow at a time while writing.
 const WRITE_CHUNK_ROWS: usize = 8 * BLOCK_ROWS;
 
@@ -92,6 +96,10 @@ pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreErr
         .set_data_page_row_count_limit(BLOCK_ROWS)
         .set_write_batch_size(BLOCK_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
+        // A reader decompresses a column's dictionary page for every row group it touches,
+        // even to read one block: keep it small. Low-cardinality columns (status, method,
+        // level) stay dictionary-encoded; text falls back to plain pages early.
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_created_by("cairn".to_owned())
         .build();
     let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(properties))
@@ -198,7 +206,6 @@ fn block_selection(blocks: &[usize], row_count: usize) -> RowSelection {
 
 /// Reads the records of `blocks` (sorted block numbers; `None` for all) of a split's Parquet
 /// file, with their offsets, in offset order.
-#[allow(deprecated)]
 pub async fn read_split_blocks(
     store: Arc<dyn ObjectStore>,
     path: &Path,
@@ -207,6 +214,40 @@ pub async fn read_split_blocks(
     row_count: u64,
     blocks: Option<&[usize]>,
 ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
+    let read = read_split_rows(
+        store,
+        path,
+        size,
+        metadata,
+        row_count,
+        blocks,
+        &TokenQuery::Everything,
+    )
+    .await?;
+    Ok(read.records)
+}
+
+/// What [`read_split_rows`] returns.
+#[derive(Debug, Default)]
+pub struct RowsRead {
+    /// The records that may satisfy the token query, with their offsets, in offset order.
+    pub records: Vec<(u64, LogRecord)>,
+    /// How many rows were read (before the token query's row filter).
+    pub rows_read: u64,
+}
+
+/// Reads the rows of `blocks` (sorted block numbers; `None` for all) of a split's Parquet
+/// file and turns into records only those that may satisfy `tokens` (see `row_filter`).
+#[allow(deprecated)]
+pub async fn read_split_rows(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+    metadata: ArrowReaderMetadata,
+    row_count: u64,
+    blocks: Option<&[usize]>,
+    tokens: &TokenQuery,
+) -> Result<RowsRead, StoreError> {
     let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
         .with_batch_size(8 * BLOCK_ROWS);
@@ -220,11 +261,19 @@ pub async fn read_split_blocks(
         .try_collect()
         .await
         .map_err(|error| StoreError::split(format!("reading {path}: {error}")))?;
-    let mut records = Vec::new();
+    let mut read = RowsRead::default();
     for batch in &batches {
-        records.extend(batch_to_records(batch)?);
+        read.rows_read += batch.num_rows() as u64;
+        match candidate_rows(batch, tokens) {
+            None => read.records.extend(batch_to_records(batch)?),
+            Some(rows) => {
+                let kept = filter_record_batch(batch, &rows)
+                    .map_err(|error| StoreError::split(format!("filtering {path}: {error}")))?;
+                read.records.extend(batch_to_records(&kept)?);
+            }
+        }
     }
-    Ok(records)
+    Ok(read)
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! - [`token_index`]: the per-block token filters that let a search skip blocks;
 //! - [`files`]: building, uploading and reading a split's Parquet and index files;
 //! - `reader`: reading a logstore through splits and memory;
+//! - `row_filter`: the rows of a read block that may match, decided on Arrow columns;
 //! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
 pub mod files;
 pub(crate) mod lifecycle;
 pub mod reader;
+pub(crate) mod row_filter;
 pub mod token_index;
 
 pub use lifecycle::{FailpointAction, SplitFailpoint, SplitSettings};

@@ -13,18 +13,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_meta::SplitRecord;
 use cairn_model::{LogRecord, LogTime, TokenQuery};
+use futures::StreamExt;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use crate::memtable::LogstoreSnapshot;
 use crate::split::files::{
     index_path, load_parquet_metadata, parquet_path, read_object, read_split_blocks,
+    read_split_rows, RowsRead,
 };
 use crate::split::token_index::{TokenIndex, BLOCK_ROWS};
 use crate::StoreError;
 
 /// Blocks read per step by [`SplitReader::visit`] and [`SplitReader::top_by_time`].
 const UNITS_PER_READ: usize = 16;
+/// Blocks one read task decodes; a step's tasks run in parallel.
+const BLOCKS_PER_TASK: usize = 4;
 
 /// A block of a split (by position in the snapshot, and number), or the records in memory.
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +142,38 @@ impl SplitReader {
         .await
     }
 
+    /// Reads `blocks` (sorted; `None` for all) of a split, keeping the rows `tokens` admits,
+    /// in a task of its own (spawned when first polled), so several run in parallel.
+    fn read_job(
+        &self,
+        split: &SplitRecord,
+        cached: &CachedSplit,
+        blocks: Option<Vec<usize>>,
+        tokens: &Arc<TokenQuery>,
+    ) -> impl std::future::Future<Output = Result<Result<RowsRead, StoreError>, tokio::task::JoinError>>
+    {
+        let store = self.store();
+        let path = parquet_path(split.logstore, &split.split_id);
+        let (size, row_count) = (split.parquet_bytes, split.row_count);
+        let metadata = cached.metadata.clone();
+        let tokens = Arc::clone(tokens);
+        async move {
+            tokio::spawn(async move {
+                read_split_rows(
+                    store,
+                    &path,
+                    size,
+                    metadata,
+                    row_count,
+                    blocks.as_deref(),
+                    &tokens,
+                )
+                .await
+            })
+            .await
+        }
+    }
+
     /// Every record of a split, in offset order (for merges).
     pub(crate) async fn read_all(
         &self,
@@ -157,7 +193,8 @@ impl SplitReader {
         tokens: &TokenQuery,
     ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
         let units = self.candidate_units(snapshot, from, to, tokens).await?;
-        self.read_units(snapshot, &units, from, to).await
+        let (records, _) = self.read_units(snapshot, &units, from, to, tokens).await?;
+        Ok(records)
     }
 
     /// The blocks of the snapshot's splits that may hold matches in `[from, to)`, each with
@@ -203,19 +240,22 @@ impl SplitReader {
     }
 
     /// Reads a run of units (blocks of splits, or memory) into records in `[from, to)`, in
-    /// offset order.
+    /// offset order, leaving out split rows that cannot satisfy `tokens`. Also returns how
+    /// many rows were examined (read from splits, or in memory in range).
     async fn read_units(
         &self,
         snapshot: &LogstoreSnapshot,
         units: &[ReadUnit],
         from: LogTime,
         to: LogTime,
-    ) -> Result<Vec<Arc<LogRecord>>, StoreError> {
+        tokens: &TokenQuery,
+    ) -> Result<(Vec<Arc<LogRecord>>, u64), StoreError> {
         let in_range = |record: &LogRecord| {
             let time = record.time.as_nanos();
             from.as_nanos() <= time && time < to.as_nanos()
         };
         let mut found = Vec::new();
+        let mut examined = 0u64;
         let mut by_split: std::collections::BTreeMap<usize, Vec<usize>> =
             std::collections::BTreeMap::new();
         let mut memory = false;
@@ -225,17 +265,30 @@ impl SplitReader {
                 None => memory = true,
             }
         }
+        // Each split's blocks, in runs of a few, read in parallel (in order of offsets).
+        let tokens = Arc::new(tokens.clone());
+        let mut jobs = Vec::new();
         for (position, mut blocks) in by_split {
             let split = &snapshot.splits[position];
             blocks.sort_unstable();
             blocks.dedup();
             let cached = self.cached(split).await?;
-            let everything = blocks.len() == cached.index.block_count();
-            let records = self
-                .read_blocks(split, &cached, (!everything).then_some(&blocks[..]))
-                .await?;
+            if blocks.len() == cached.index.block_count() && blocks.len() <= BLOCKS_PER_TASK {
+                jobs.push(self.read_job(split, &cached, None, &tokens));
+                continue;
+            }
+            for run in blocks.chunks(BLOCKS_PER_TASK) {
+                jobs.push(self.read_job(split, &cached, Some(run.to_vec()), &tokens));
+            }
+        }
+        let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut reads = futures::stream::iter(jobs).buffered(parallelism);
+        while let Some(read) = reads.next().await {
+            let read =
+                read.map_err(|error| StoreError::split(format!("a read task failed: {error}")))??;
+            examined += read.rows_read;
             found.extend(
-                records
+                read.records
                     .into_iter()
                     .filter(|(_, record)| in_range(record))
                     .map(|(_, record)| Arc::new(record)),
@@ -243,6 +296,7 @@ impl SplitReader {
         }
         // Memory last: its records have the highest offsets, so the result is in offset order.
         if memory {
+            let before = found.len();
             found.extend(
                 snapshot
                     .records
@@ -250,12 +304,14 @@ impl SplitReader {
                     .filter(|record| in_range(record))
                     .cloned(),
             );
+            examined += (found.len() - before) as u64;
         }
-        Ok(found)
+        Ok((found, examined))
     }
 
-    /// Calls `visit` with every record in `[from, to)` of the blocks `tokens` admits, a few
-    /// blocks at a time (memory stays bounded); returns the number of records visited.
+    /// Calls `visit` with every record in `[from, to)` that `tokens` admits (by block, then
+    /// by row), a few blocks at a time (memory stays bounded); returns the number of rows
+    /// examined.
     pub(crate) async fn visit(
         &self,
         snapshot: &LogstoreSnapshot,
@@ -265,14 +321,15 @@ impl SplitReader {
         visit: &mut (dyn FnMut(&LogRecord) + Send),
     ) -> Result<u64, StoreError> {
         let units = self.candidate_units(snapshot, from, to, tokens).await?;
-        let mut visited = 0u64;
+        let mut examined = 0u64;
         for chunk in units.chunks(UNITS_PER_READ) {
-            for record in self.read_units(snapshot, chunk, from, to).await? {
+            let (records, read) = self.read_units(snapshot, chunk, from, to, tokens).await?;
+            examined += read;
+            for record in records {
                 visit(&record);
-                visited += 1;
             }
         }
-        Ok(visited)
+        Ok(examined)
     }
 
     /// The `limit` newest (or oldest) records in `[from, to)` that `accept` takes, reading
@@ -318,11 +375,11 @@ impl SplitReader {
             }
             let end = (next + step).min(units.len());
             step = (step * 2).min(UNITS_PER_READ);
-            let records = self
-                .read_units(snapshot, &units[next..end], from, to)
+            let (records, read) = self
+                .read_units(snapshot, &units[next..end], from, to, tokens)
                 .await?;
             next = end;
-            examined += records.len() as u64;
+            examined += read;
             best.extend(records.into_iter().filter(|record| accept(record)));
             if newest_first {
                 best.sort_by_key(|record| std::cmp::Reverse(key(record)));

@@ -29,7 +29,12 @@
 //! with its high 32 bits and sets one bit in each of the bucket's eight words from its low
 //! 32 bits and eight salts.
 
-use cairn_model::{fold_token_hash, LogRecord, TokenQuery, Tokenizer, DEFAULT_TOKEN_DELIMITERS};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use cairn_model::{
+    fold_token_hash, Field, LogRecord, TokenQuery, Tokenizer, DEFAULT_TOKEN_DELIMITERS,
+};
 
 use crate::StoreError;
 
@@ -78,32 +83,72 @@ fn masks(hash: u64) -> [u32; 8] {
     SALT.map(|salt| 1u32 << (key.wrapping_mul(salt) >> 27))
 }
 
+/// Hashes a token hash to itself: the values are already xxh3 outputs, evenly spread, so the
+/// set that deduplicates a block's tokens need not hash them again.
+#[derive(Debug, Default)]
+struct TokenHashHasher(u64);
+
+impl Hasher for TokenHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
 /// Builds the token index of `records` (in row order) into its file bytes.
 pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
     let tokenizer = Tokenizer::sls_default();
     let mut summaries: Vec<(u32, i64, i64)> = Vec::new();
     let mut words: Vec<u32> = Vec::new();
-    let mut hashes: Vec<u64> = Vec::new();
+    let mut hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>> = HashSet::default();
     for block in records.chunks(BLOCK_ROWS) {
         hashes.clear();
         let mut min_time = i64::MAX;
         let mut max_time = i64::MIN;
-        for record in block {
+        // Keys repeat from record to record: a key equal to the previous record's key at the
+        // same position is already in this block's set.
+        let mut previous: Option<&LogRecord> = None;
+        for &record in block {
             let time = i64::from(record.time.seconds);
             min_time = min_time.min(time);
             max_time = max_time.max(time);
             let mut add = |text: &[u8]| {
                 hashes.extend(tokenizer.tokens(text).map(fold_token_hash));
             };
-            add(&record.topic);
-            add(&record.source);
-            for field in record.tags.iter().chain(&record.contents) {
-                add(&field.key);
+            if previous.is_none_or(|previous| previous.topic != record.topic) {
+                add(&record.topic);
+            }
+            if previous.is_none_or(|previous| previous.source != record.source) {
+                add(&record.source);
+            }
+            let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
+                previous
+                    .and_then(|previous| fields(previous).get(at))
+                    .is_some_and(|earlier| earlier.key == key)
+            };
+            for (at, tag) in record.tags.iter().enumerate() {
+                if !same_key(|r| &r.tags, at, &tag.key) {
+                    add(&tag.key);
+                }
+                add(&tag.value);
+            }
+            for (at, field) in record.contents.iter().enumerate() {
+                if !same_key(|r| &r.contents, at, &field.key) {
+                    add(&field.key);
+                }
                 add(&field.value);
             }
+            previous = Some(record);
         }
-        hashes.sort_unstable();
-        hashes.dedup();
         let buckets = (hashes.len() * BITS_PER_TOKEN).div_ceil(256).max(1);
         let first = words.len();
         words.resize(first + buckets * 8, 0);

@@ -510,8 +510,9 @@ async fn the_newest_records_are_found_without_reading_every_block() {
         )
         .await
         .expect("visit");
-    assert_eq!(total, 2 * 2048 + 1);
-    assert_eq!((visited, in_window), (total, total));
+    assert_eq!((visited, in_window), (2 * 2048 + 1, 2 * 2048 + 1));
+    // Examined: the rows of the blocks read, at least those visited, far from all 20,480.
+    assert!((visited..20_480 / 2).contains(&total), "examined {total}");
 }
 
 #[tokio::test]

@@ -40,6 +40,34 @@ async fn group_by_having_order_by_and_limit() {
 }
 
 #[tokio::test]
+async fn nulls_sort_last_in_either_direction_as_in_sls() {
+    let fixture = Fixture::new().await;
+    for direction in ["ASC", "DESC"] {
+        let rows = fixture
+            .rows(&format!(
+                "SELECT url FROM log GROUP BY url ORDER BY url {direction}"
+            ))
+            .await;
+        assert!(rows.len() > 2, "{rows:?}");
+        assert_eq!(
+            rows.last(),
+            Some(&vec!["null".to_owned()]),
+            "{direction}: {rows:?}"
+        );
+        assert_ne!(
+            rows.first(),
+            Some(&vec!["null".to_owned()]),
+            "{direction}: {rows:?}"
+        );
+    }
+    // An explicit NULLS FIRST still wins.
+    let rows = fixture
+        .rows("SELECT url FROM log GROUP BY url ORDER BY url DESC NULLS FIRST")
+        .await;
+    assert_eq!(rows.first(), Some(&vec!["null".to_owned()]), "{rows:?}");
+}
+
+#[tokio::test]
 async fn unnamed_columns_are_numbered_like_sls() {
     let fixture = Fixture::new().await;
     let result = fixture
