@@ -39,7 +39,7 @@ const ROW_GROUP_ROWS: usize = 64 * BLOCK_ROWS;
 /// Largest dictionary page per column chunk.
 const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 /// Rows converted to Arrow at a time while writing.
-const WRITE_CHUNK_ROWS: usize = 8 * BLOCK_ROWS;
+pub(crate) const WRITE_CHUNK_ROWS: usize = 8 * BLOCK_ROWS;
 
 /// The object path of a split's Parquet file.
 pub fn parquet_path(logstore: LogstoreId, split_id: &str) -> Path {
@@ -77,17 +77,9 @@ pub struct BuiltSplit {
     pub raw_bytes: u64,
 }
 
-/// Builds a split of `records`: contiguous offsets in order, at least one record.
-pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreError> {
-    let (Some((first_offset, _)), Some((last_offset, _))) = (records.first(), records.last())
-    else {
-        return Err(StoreError::split("a split needs at least one record"));
-    };
-    if last_offset - first_offset + 1 != records.len() as u64 {
-        return Err(StoreError::split("a split's offsets must be contiguous"));
-    }
-    let layout = BatchLayout::of(records.iter().map(|(_, record)| *record));
-    let properties = WriterProperties::builder()
+/// How every split's Parquet file is written (flushes and merges alike).
+pub(crate) fn writer_properties() -> Result<WriterProperties, StoreError> {
+    Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3)
                 .map_err(|error| StoreError::split(format!("zstd level: {error}")))?,
@@ -101,8 +93,20 @@ pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreErr
         // level) stay dictionary-encoded; text falls back to plain pages early.
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_created_by("cairn".to_owned())
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(properties))
+        .build())
+}
+
+/// Builds a split of `records`: contiguous offsets in order, at least one record.
+pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreError> {
+    let (Some((first_offset, _)), Some((last_offset, _))) = (records.first(), records.last())
+    else {
+        return Err(StoreError::split("a split needs at least one record"));
+    };
+    if last_offset - first_offset + 1 != records.len() as u64 {
+        return Err(StoreError::split("a split's offsets must be contiguous"));
+    }
+    let layout = BatchLayout::of(records.iter().map(|(_, record)| *record));
+    let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(writer_properties()?))
         .map_err(|error| StoreError::split(format!("starting a parquet file: {error}")))?;
     for chunk in records.chunks(WRITE_CHUNK_ROWS) {
         let batch = layout.batch(chunk)?;
@@ -225,6 +229,25 @@ pub async fn read_split_blocks(
     )
     .await?;
     Ok(read.records)
+}
+
+/// Streams every row of a split's Parquet file as Arrow batches, in offset order (for
+/// merges: no row becomes a record).
+#[allow(deprecated)]
+pub(crate) fn stream_split_batches(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+    metadata: ArrowReaderMetadata,
+) -> Result<
+    impl futures::Stream<Item = Result<RecordBatch, parquet::errors::ParquetError>>,
+    StoreError,
+> {
+    let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
+    ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
+        .with_batch_size(WRITE_CHUNK_ROWS)
+        .build()
+        .map_err(|error| StoreError::split(format!("reading {path}: {error}")))
 }
 
 /// What [`read_split_rows`] returns.

@@ -39,17 +39,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::array::RecordBatch;
 use cairn_meta::{SplitRecord, SplitStore, SplitStoreError};
 use cairn_model::{LogRecord, LogstoreId};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::memtable::Memtable;
 use crate::split::files::{
-    build_split, index_path, object_error, parquet_path, upload_split, BuiltSplit,
+    build_split, index_path, object_error, parquet_path, stream_split_batches, upload_split,
+    BuiltSplit,
 };
+use crate::split::merged::{union_schema, MergedSplitBuilder};
 use crate::split::reader::SplitReader;
 use crate::writer::Command;
 use crate::StoreError;
@@ -341,6 +344,17 @@ impl SplitLifecycle {
         let built = tokio::task::spawn_blocking(build)
             .await
             .map_err(|error| StoreError::split(format!("the split builder panicked: {error}")))??;
+        self.upload_built(logstore, merge_level, built).await
+    }
+
+    /// Uploads a built split's files under a fresh id and returns its catalog record (not
+    /// yet published).
+    async fn upload_built(
+        &self,
+        logstore: LogstoreId,
+        merge_level: u32,
+        built: BuiltSplit,
+    ) -> Result<SplitRecord, StoreError> {
         let split_id = uuid::Uuid::new_v4().simple().to_string();
         upload_split(&*self.settings.object_store, logstore, &split_id, &built).await?;
         Ok(SplitRecord {
@@ -366,28 +380,16 @@ impl SplitLifecycle {
         let Some(inputs) = merge_candidates(&splits, &self.settings) else {
             return Ok(Ok(()));
         };
-        let mut records: Vec<(u64, LogRecord)> = Vec::new();
-        for split in &inputs {
-            match self.reader.read_all(split).await {
-                Ok(read) => records.extend(read),
-                Err(error) => return Ok(Err(error)),
-            }
-        }
         let level = inputs
             .iter()
             .map(|split| split.merge_level)
             .max()
             .unwrap_or(0)
             + 1;
-        let built = self
-            .build_and_upload(logstore, level, move || {
-                let borrowed: Vec<(u64, &LogRecord)> = records
-                    .iter()
-                    .map(|(offset, record)| (*offset, record))
-                    .collect();
-                build_split(&borrowed)
-            })
-            .await;
+        let built = match self.merge_inputs(&inputs).await {
+            Ok(built) => self.upload_built(logstore, level, built).await,
+            Err(error) => Err(error),
+        };
         let merged = match built {
             Ok(record) => record,
             Err(error) => return Ok(Err(error)),
@@ -429,6 +431,57 @@ impl SplitLifecycle {
             "splits merged"
         );
         Ok(Ok(()))
+    }
+
+    /// Builds the merge of `inputs` (adjacent, in offset order): their batches stream from
+    /// the files to a builder on a blocking thread, a few at a time (see `split::merged`).
+    async fn merge_inputs(&self, inputs: &[Arc<SplitRecord>]) -> Result<BuiltSplit, StoreError> {
+        let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
+            return Err(StoreError::split("a merge needs at least one input"));
+        };
+        let mut metadata = Vec::with_capacity(inputs.len());
+        for split in inputs {
+            metadata.push(self.reader.metadata(split).await?);
+        }
+        let schemas: Vec<_> = metadata.iter().map(|m| Arc::clone(m.schema())).collect();
+        let schema = union_schema(&schemas)?;
+        let (first_offset, end_offset) = (first.first_offset, last.end_offset);
+        let raw_bytes = inputs.iter().map(|split| split.raw_bytes).sum();
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut builder = MergedSplitBuilder::new(schema, first_offset, end_offset, raw_bytes)?;
+            while let Some(batch) = receiver.blocking_recv() {
+                builder.push(&batch)?;
+            }
+            builder.finish()
+        });
+        let fed: Result<(), StoreError> = async {
+            for (split, metadata) in inputs.iter().zip(metadata) {
+                let path = parquet_path(split.logstore, &split.split_id);
+                let mut batches = stream_split_batches(
+                    Arc::clone(&self.settings.object_store),
+                    &path,
+                    split.parquet_bytes,
+                    metadata,
+                )?;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch
+                        .map_err(|error| StoreError::split(format!("reading {path}: {error}")))?;
+                    if sender.send(batch).await.is_err() {
+                        // The builder stopped: its error says why.
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(sender);
+        let built = builder
+            .await
+            .map_err(|error| StoreError::split(format!("the merge builder panicked: {error}")))?;
+        fed?;
+        built
     }
 
     /// Removes splits past their logstore's TTL.

@@ -5,11 +5,13 @@
 //! - [`files`]: building, uploading and reading a split's Parquet and index files;
 //! - `reader`: reading a logstore through splits and memory;
 //! - `row_filter`: the rows of a read block that may match, decided on Arrow columns;
+//! - `merged`: building a merged split from its inputs' Arrow batches;
 //! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
 pub mod files;
 pub(crate) mod lifecycle;
+pub(crate) mod merged;
 pub mod reader;
 pub(crate) mod row_filter;
 pub mod token_index;

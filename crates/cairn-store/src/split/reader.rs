@@ -174,13 +174,12 @@ impl SplitReader {
         }
     }
 
-    /// Every record of a split, in offset order (for merges).
-    pub(crate) async fn read_all(
+    /// A split's Parquet metadata (cached).
+    pub(crate) async fn metadata(
         &self,
         split: &SplitRecord,
-    ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
-        let cached = self.cached(split).await?;
-        self.read_blocks(split, &cached, None).await
+    ) -> Result<ArrowReaderMetadata, StoreError> {
+        Ok(self.cached(split).await?.metadata.clone())
     }
 
     /// Records of the snapshot whose time is in `[from, to)` and whose blocks `tokens`

@@ -104,56 +104,67 @@ impl Hasher for TokenHashHasher {
     }
 }
 
-/// Builds the token index of `records` (in row order) into its file bytes.
-pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
-    let tokenizer = Tokenizer::sls_default();
-    let mut summaries: Vec<(u32, i64, i64)> = Vec::new();
-    let mut words: Vec<u32> = Vec::new();
-    let mut hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>> = HashSet::default();
-    for block in records.chunks(BLOCK_ROWS) {
-        hashes.clear();
-        let mut min_time = i64::MAX;
-        let mut max_time = i64::MIN;
-        // Keys repeat from record to record: a key equal to the previous record's key at the
-        // same position is already in this block's set.
-        let mut previous: Option<&LogRecord> = None;
-        for &record in block {
-            let time = i64::from(record.time.seconds);
-            min_time = min_time.min(time);
-            max_time = max_time.max(time);
-            let mut add = |text: &[u8]| {
-                hashes.extend(tokenizer.tokens(text).map(fold_token_hash));
-            };
-            if previous.is_none_or(|previous| previous.topic != record.topic) {
-                add(&record.topic);
-            }
-            if previous.is_none_or(|previous| previous.source != record.source) {
-                add(&record.source);
-            }
-            let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
-                previous
-                    .and_then(|previous| fields(previous).get(at))
-                    .is_some_and(|earlier| earlier.key == key)
-            };
-            for (at, tag) in record.tags.iter().enumerate() {
-                if !same_key(|r| &r.tags, at, &tag.key) {
-                    add(&tag.key);
-                }
-                add(&tag.value);
-            }
-            for (at, field) in record.contents.iter().enumerate() {
-                if !same_key(|r| &r.contents, at, &field.key) {
-                    add(&field.key);
-                }
-                add(&field.value);
-            }
-            previous = Some(record);
+/// Builds a token index row by row: [`TokenIndexBuilder::start_row`], then the row's texts
+/// with [`TokenIndexBuilder::add_text`]; every [`BLOCK_ROWS`] rows close a block.
+pub struct TokenIndexBuilder {
+    tokenizer: Tokenizer,
+    /// Per closed block: filter buckets, min and max time.
+    summaries: Vec<(u32, i64, i64)>,
+    words: Vec<u32>,
+    /// The open block's distinct token hashes.
+    hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>>,
+    rows_in_block: usize,
+    row_count: u64,
+    min_time: i64,
+    max_time: i64,
+}
+
+impl Default for TokenIndexBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenIndexBuilder {
+    /// An empty index, tokenizing with SLS's default delimiters.
+    pub fn new() -> Self {
+        TokenIndexBuilder {
+            tokenizer: Tokenizer::sls_default(),
+            summaries: Vec::new(),
+            words: Vec::new(),
+            hashes: HashSet::default(),
+            rows_in_block: 0,
+            row_count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
         }
-        let buckets = (hashes.len() * BITS_PER_TOKEN).div_ceil(256).max(1);
-        let first = words.len();
-        words.resize(first + buckets * 8, 0);
-        let filter = &mut words[first..];
-        for &hash in &hashes {
+    }
+
+    /// Starts the next row, whose time is `time_seconds`. Returns whether the row opens a new
+    /// block (texts common to many rows need only be added once per block).
+    pub fn start_row(&mut self, time_seconds: i64) -> bool {
+        if self.rows_in_block == BLOCK_ROWS {
+            self.close_block();
+        }
+        self.rows_in_block += 1;
+        self.row_count += 1;
+        self.min_time = self.min_time.min(time_seconds);
+        self.max_time = self.max_time.max(time_seconds);
+        self.rows_in_block == 1
+    }
+
+    /// Adds the tokens of `text` to the current row's block.
+    pub fn add_text(&mut self, text: &[u8]) {
+        self.hashes
+            .extend(self.tokenizer.tokens(text).map(fold_token_hash));
+    }
+
+    fn close_block(&mut self) {
+        let buckets = (self.hashes.len() * BITS_PER_TOKEN).div_ceil(256).max(1);
+        let first = self.words.len();
+        self.words.resize(first + buckets * 8, 0);
+        let filter = &mut self.words[first..];
+        for &hash in &self.hashes {
             let bucket = bucket_of(hash, buckets);
             for (word, mask) in filter[bucket * 8..bucket * 8 + 8]
                 .iter_mut()
@@ -162,29 +173,80 @@ pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
                 *word |= mask;
             }
         }
-        summaries.push((buckets as u32, min_time, max_time));
+        self.summaries
+            .push((buckets as u32, self.min_time, self.max_time));
+        self.hashes.clear();
+        self.rows_in_block = 0;
+        self.min_time = i64::MAX;
+        self.max_time = i64::MIN;
     }
-    let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
-    let mut out =
-        Vec::with_capacity(40 + delimiters.len() + summaries.len() * 20 + words.len() * 4);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(BLOCK_ROWS as u32).to_le_bytes());
-    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(summaries.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
-    out.extend_from_slice(delimiters);
-    for (buckets, min_time, max_time) in &summaries {
-        out.extend_from_slice(&buckets.to_le_bytes());
-        out.extend_from_slice(&min_time.to_le_bytes());
-        out.extend_from_slice(&max_time.to_le_bytes());
+
+    /// The index file's bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.rows_in_block > 0 {
+            self.close_block();
+        }
+        let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
+        let mut out = Vec::with_capacity(
+            40 + delimiters.len() + self.summaries.len() * 20 + self.words.len() * 4,
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(BLOCK_ROWS as u32).to_le_bytes());
+        out.extend_from_slice(&self.row_count.to_le_bytes());
+        out.extend_from_slice(&(self.summaries.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
+        out.extend_from_slice(delimiters);
+        for (buckets, min_time, max_time) in &self.summaries {
+            out.extend_from_slice(&buckets.to_le_bytes());
+            out.extend_from_slice(&min_time.to_le_bytes());
+            out.extend_from_slice(&max_time.to_le_bytes());
+        }
+        for word in &self.words {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
     }
-    for word in &words {
-        out.extend_from_slice(&word.to_le_bytes());
+}
+
+/// Builds the token index of `records` (in row order) into its file bytes.
+pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
+    let mut builder = TokenIndexBuilder::new();
+    // Keys repeat from record to record: a key equal to the previous record's key at the
+    // same position (in the same block) is already in the block's set.
+    let mut previous: Option<&LogRecord> = None;
+    for &record in records {
+        if builder.start_row(i64::from(record.time.seconds)) {
+            previous = None;
+        }
+        if previous.is_none_or(|previous| previous.topic != record.topic) {
+            builder.add_text(&record.topic);
+        }
+        if previous.is_none_or(|previous| previous.source != record.source) {
+            builder.add_text(&record.source);
+        }
+        let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
+            previous
+                .and_then(|previous| fields(previous).get(at))
+                .is_some_and(|earlier| earlier.key == key)
+        };
+        for (at, tag) in record.tags.iter().enumerate() {
+            if !same_key(|r| &r.tags, at, &tag.key) {
+                builder.add_text(&tag.key);
+            }
+            builder.add_text(&tag.value);
+        }
+        for (at, field) in record.contents.iter().enumerate() {
+            if !same_key(|r| &r.contents, at, &field.key) {
+                builder.add_text(&field.key);
+            }
+            builder.add_text(&field.value);
+        }
+        previous = Some(record);
     }
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    builder.finish()
 }
 
 /// Reads little-endian fields off the front of a slice, refusing to read past its end.
