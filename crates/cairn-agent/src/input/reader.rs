@@ -361,6 +361,26 @@ mod tests {
     }
 
     #[test]
+    fn recycled_buffers_never_leak_stale_bytes_into_records() {
+        let (mut named, mut reader) = reader_over(b"aaaaaaaaaaaaaaaaaaaa\nbb", 0, None);
+        let mut buffers = ReadBuffers::default();
+        let mut out = Vec::new();
+        reader
+            .read(limits(1024), &mut buffers, &mut out)
+            .expect("read");
+        assert_eq!(texts(&out), ["aaaaaaaaaaaaaaaaaaaa"]);
+        out.clear(); // delivered: the buffers are free again, full of old bytes
+        buffers.reclaim();
+        named.write_all(b"b\ncc\nd").expect("append");
+        reader
+            .read(limits(1024), &mut buffers, &mut out)
+            .expect("read");
+        assert_eq!(texts(&out), ["bbb", "cc"]);
+        let ends: Vec<u64> = out.iter().map(|r| r.end_offset).collect();
+        assert_eq!(ends, [25, 28]);
+    }
+
+    #[test]
     fn long_lines_and_forced_boundaries_cut_records() {
         let (_named, mut reader) = reader_over(b"abcdefghij\nxy\n", 0, Some(12));
         let mut out = Vec::new();
