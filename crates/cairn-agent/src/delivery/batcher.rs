@@ -8,7 +8,10 @@
 //! A file's queue is a list of [`Segment`]s, runs of records sharing one context: a submit
 //! whose context equals the last segment's extends it, so the context is held once per run
 //! rather than once per record, and the queue is found once per submitted group of records,
-//! not once per record.
+//! not once per record. Likewise the time records were queued is kept once per submit
+//! (`Stream::arrivals`), not per record: a queued record is just the [`ProcessedRecord`]
+//! (queued records are moved several times on their way to a batch, and every byte of them
+//! moved costs when a backlog is read at hundreds of MB/s).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,6 +22,7 @@ use bytes::Bytes;
 use cairn_model::{Field, LogEntry};
 
 use super::sink::WriteTarget;
+use super::ProcessedRecord;
 use crate::input::PendingBatch;
 use crate::source::FileKey;
 
@@ -31,17 +35,7 @@ pub(crate) struct Context {
 }
 
 /// One queued record.
-#[derive(Debug)]
-pub(crate) struct Item {
-    pub start: u64,
-    pub end: u64,
-    pub entry: Option<LogEntry>,
-    /// [`entry_size`]: what the record adds to a batch.
-    pub size: usize,
-    /// [`queued_memory`]: what the record holds in memory while queued.
-    pub memory: usize,
-    pub queued_at: Instant,
-}
+pub(crate) type Item = ProcessedRecord;
 
 /// Which sequence id a batch carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,25 +48,31 @@ pub(crate) enum SequenceRule {
     After(PendingBatch),
 }
 
-/// Records cut from one file's queue, to be sent as one PutLogs.
+/// Records cut from one file's queue, to be sent as one PutLogs: the file bytes
+/// `[start, end)`, and the entries of those records the processors kept.
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub key: FileKey,
     /// The path the file had when its latest records were read.
     pub path: PathBuf,
     pub context: Arc<Context>,
-    pub items: Vec<Item>,
+    pub start: u64,
+    pub end: u64,
+    pub logs: Vec<LogEntry>,
+    /// Sum of the records' sizes ([`ProcessedRecord::size`]).
+    pub bytes: u64,
     pub sequence: SequenceRule,
 }
 
-impl Batch {
-    pub fn start(&self) -> u64 {
-        self.items.first().map_or(0, |i| i.start)
-    }
-
-    pub fn end(&self) -> u64 {
-        self.items.last().map_or(0, |i| i.end)
-    }
+/// The first records of a queue, taken in one pass (they are moved once, into `logs`).
+struct Drained {
+    context: Arc<Context>,
+    start: u64,
+    end: u64,
+    logs: Vec<LogEntry>,
+    /// Sums of [`ProcessedRecord::size`] and [`queued_memory`].
+    bytes: usize,
+    memory: usize,
 }
 
 /// Consecutive queued records of one file sharing one context.
@@ -88,6 +88,9 @@ struct Stream {
     /// Records queued, over all segments.
     records: usize,
     bytes: usize,
+    /// When each submit still (partly) queued arrived, oldest first, with the end offset of
+    /// its last record: the front one is when the oldest queued record was queued.
+    arrivals: VecDeque<(u64, Instant)>,
     in_flight: bool,
     recovery: Option<PendingBatch>,
     path: PathBuf,
@@ -98,30 +101,50 @@ impl Stream {
         self.segments.iter().flat_map(|s| s.items.iter())
     }
 
-    fn front(&self) -> Option<&Item> {
-        self.segments.front().and_then(|s| s.items.front())
-    }
-
     fn back(&self) -> Option<&Item> {
         self.segments.back().and_then(|s| s.items.back())
     }
 
-    /// Takes the first `count` records, with the context of the first one.
-    fn drain(&mut self, count: usize) -> Option<(Arc<Context>, Vec<Item>)> {
-        let context = self.segments.front()?.context.clone();
-        let mut items = Vec::with_capacity(count);
-        while items.len() < count {
+    /// Takes the first `count` (at least one) records, with the context of the first one.
+    fn drain(&mut self, count: usize) -> Option<Drained> {
+        if count == 0 {
+            return None;
+        }
+        let front = self.segments.front()?;
+        let mut drained = Drained {
+            context: front.context.clone(),
+            start: front.items.front()?.start_offset,
+            end: 0,
+            logs: Vec::with_capacity(count),
+            bytes: 0,
+            memory: 0,
+        };
+        let mut taken = 0;
+        while taken < count {
             let Some(segment) = self.segments.front_mut() else {
                 break;
             };
-            let take = (count - items.len()).min(segment.items.len());
-            items.extend(segment.items.drain(..take));
+            let take = (count - taken).min(segment.items.len());
+            for item in segment.items.drain(..take) {
+                drained.bytes += item.size();
+                drained.memory += queued_memory(&item);
+                drained.end = item.end_offset;
+                drained.logs.extend(item.entry);
+            }
+            taken += take;
             if segment.items.is_empty() {
                 self.segments.pop_front();
             }
         }
-        self.records -= items.len();
-        Some((context, items))
+        self.records -= taken;
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|(last, _)| *last <= drained.end)
+        {
+            self.arrivals.pop_front();
+        }
+        Some(drained)
     }
 }
 
@@ -153,30 +176,36 @@ pub(crate) fn entry_size(entry: Option<&LogEntry>) -> usize {
     16 + entry.map_or(0, fields)
 }
 
-/// Roughly the memory a queued record of `size` ([`entry_size`]) holds: its bytes plus the
+/// Roughly the memory a queued record holds: its bytes ([`entry_size`]) plus the
 /// structures around them, which for a record parsed into many small fields weigh more
-/// than its bytes (bounding the queue by `size` alone let a regex-parsed backlog take three
+/// than its bytes (bounding the queue by size alone let a regex-parsed backlog take three
 /// times the intended memory).
-pub(crate) fn queued_memory(entry: Option<&LogEntry>, size: usize) -> usize {
+pub(crate) fn queued_memory(item: &Item) -> usize {
     /// The queue item and the entry's field list.
     const PER_RECORD: usize = 96;
     /// One field: two byte slices.
     const PER_FIELD: usize = 64;
-    size + PER_RECORD + entry.map_or(0, |e| e.contents.len() * PER_FIELD)
+    let fields = item.entry.as_ref().map_or(0, |e| e.contents.len());
+    item.size() + PER_RECORD + fields * PER_FIELD
 }
 
 impl Batcher {
-    /// Queues `items` (consecutive records of `key`, in file order) under `context`; the
-    /// file's path is now `path`. A new queue asks `pending` for a pre-restart batch.
+    /// Queues `items` (consecutive records of `key`, in file order) under `context`, as
+    /// arrived at `now`; the file's path is now `path`. A new queue asks `pending` for a
+    /// pre-restart batch.
     pub fn push(
         &mut self,
         key: &FileKey,
         path: PathBuf,
         context: Arc<Context>,
         items: Vec<Item>,
+        now: Instant,
         pending: impl FnOnce() -> Option<PendingBatch>,
     ) {
-        let Some(first_start) = items.first().map(|i| i.start) else {
+        let (Some(first_start), Some(last_end)) = (
+            items.first().map(|i| i.start_offset),
+            items.last().map(|i| i.end_offset),
+        ) else {
             return;
         };
         if !self.streams.contains_key(key) {
@@ -186,6 +215,7 @@ impl Batcher {
                 segments: VecDeque::new(),
                 records: 0,
                 bytes: 0,
+                arrivals: VecDeque::new(),
                 in_flight: false,
                 recovery,
                 path: PathBuf::new(),
@@ -195,10 +225,13 @@ impl Batcher {
         let Some(stream) = self.streams.get_mut(key) else {
             return;
         };
-        let bytes: usize = items.iter().map(|i| i.size).sum();
-        self.queued_bytes += items.iter().map(|i| i.memory).sum::<usize>();
+        let (bytes, memory) = items.iter().fold((0, 0), |(bytes, memory), item| {
+            (bytes + item.size(), memory + queued_memory(item))
+        });
+        self.queued_bytes += memory;
         stream.bytes += bytes;
         stream.records += items.len();
+        stream.arrivals.push_back((last_end, now));
         stream.path = path;
         match stream.segments.back_mut() {
             Some(last) if Arc::ptr_eq(&last.context, &context) || last.context == context => {
@@ -235,7 +268,10 @@ impl Batcher {
                     None => continue, // Its records are still being re-read.
                 },
                 None => {
-                    let due_at = stream.front().map(|i| i.queued_at + limits.max_delay);
+                    let due_at = stream
+                        .arrivals
+                        .front()
+                        .map(|(_, at)| *at + limits.max_delay);
                     let due = force
                         || stream.bytes >= limits.max_bytes
                         || stream.records >= limits.max_records
@@ -250,19 +286,28 @@ impl Batcher {
                     (limit_cut(stream, limits), SequenceRule::Next)
                 }
             };
-            let Some((context, items)) = stream.drain(count) else {
+            let Some(drained) = stream.drain(count) else {
                 continue;
             };
+            tracing::trace!(
+                records = count,
+                bytes = drained.bytes,
+                queued = stream.records,
+                "batch cut"
+            );
             stream.recovery = None;
-            stream.bytes -= items.iter().map(|i| i.size).sum::<usize>();
-            self.queued_bytes -= items.iter().map(|i| i.memory).sum::<usize>();
+            stream.bytes -= drained.bytes;
+            self.queued_bytes -= drained.memory;
             stream.in_flight = true;
             self.in_flight += 1;
             batches.push(Batch {
                 key: key.clone(),
                 path: stream.path.clone(),
-                context,
-                items,
+                context: drained.context,
+                start: drained.start,
+                end: drained.end,
+                logs: drained.logs,
+                bytes: drained.bytes as u64,
                 sequence,
             });
         }
@@ -286,7 +331,7 @@ impl Batcher {
             && self.streams.values().all(|s| {
                 s.records == 0
                     || s.recovery
-                        .is_some_and(|p| s.back().is_some_and(|i| i.end < p.end_offset))
+                        .is_some_and(|p| s.back().is_some_and(|i| i.end_offset < p.end_offset))
             })
     }
 }
@@ -296,8 +341,8 @@ fn recovery_cut(stream: &Stream, pending: PendingBatch) -> Option<(usize, Sequen
     let (index, item) = stream
         .items()
         .enumerate()
-        .find(|(_, i)| i.end >= pending.end_offset)?;
-    if item.end == pending.end_offset {
+        .find(|(_, i)| i.end_offset >= pending.end_offset)?;
+    if item.end_offset == pending.end_offset {
         return Some((index + 1, SequenceRule::Reuse(pending)));
     }
     tracing::warn!(
@@ -322,11 +367,11 @@ fn limit_cut(stream: &Stream, limits: BatchLimits) -> usize {
     let mut bytes = 0;
     let mut count = 0;
     for item in &segment.items {
-        let fits = count == 0 || bytes + item.size <= limits.max_bytes;
+        let fits = count == 0 || bytes + item.size() <= limits.max_bytes;
         if !fits || count >= max_records {
             break;
         }
-        bytes += item.size;
+        bytes += item.size();
         count += 1;
     }
     count

@@ -96,6 +96,7 @@ pub use sink::{LogSink, NullSink, PutOutcome, SinkError, WriteCredentials, Write
 
 use crate::input::{CheckpointError, CheckpointStore};
 use crate::metrics::AgentMetrics;
+use crate::process::FieldLists;
 use crate::source::{FileKey, SourceRecord};
 use batcher::Context;
 use worker::Shared;
@@ -103,7 +104,9 @@ use worker::Shared;
 /// How delivery batches and retries.
 #[derive(Debug, Clone)]
 pub struct DeliveryOptions {
-    /// A batch is cut once its contents reach this many bytes (default 512 KiB).
+    /// A batch is cut once its contents reach this many bytes (default 1 MiB: with
+    /// `max_batch_records`, one batch of typical lines; every batch costs a durable
+    /// checkpoint write, so smaller batches cost CPU, see `BENCHMARKS.md`).
     pub max_batch_bytes: usize,
     /// ... or this many records (default 4096).
     pub max_batch_records: usize,
@@ -134,7 +137,7 @@ pub struct DeliveryOptions {
 impl Default for DeliveryOptions {
     fn default() -> Self {
         Self {
-            max_batch_bytes: 512 * 1024,
+            max_batch_bytes: 1024 * 1024,
             max_batch_records: 4096,
             max_batch_delay: Duration::from_secs(1),
             host_id: String::new(),
@@ -176,6 +179,28 @@ pub struct ProcessedRecord {
     /// What to send, or `None` when the processors dropped the record (its offsets still
     /// advance the checkpoint).
     pub entry: Option<LogEntry>,
+    /// What the record adds to a batch (`entry_size` of `entry`), measured once, while the
+    /// entry is fresh in the cache (measuring it at queueing time was a cache miss per
+    /// record).
+    size: u32,
+}
+
+impl ProcessedRecord {
+    /// The record at `[start_offset, end_offset)` of its file, sending `entry`.
+    pub fn new(start_offset: u64, end_offset: u64, entry: Option<LogEntry>) -> Self {
+        let size = u32::try_from(batcher::entry_size(entry.as_ref())).unwrap_or(u32::MAX);
+        Self {
+            start_offset,
+            end_offset,
+            entry,
+            size,
+        }
+    }
+
+    /// What the record adds to a batch, in rough bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.size as usize
+    }
 }
 
 /// The producer key of `file` on host `host_id` (see the module docs).
@@ -237,11 +262,7 @@ impl Delivery {
         });
         let mut groups: Vec<(FileKey, PathBuf, Vec<ProcessedRecord>)> = Vec::new();
         for (record, entry) in records {
-            let processed = ProcessedRecord {
-                start_offset: record.start_offset,
-                end_offset: record.end_offset,
-                entry,
-            };
+            let processed = ProcessedRecord::new(record.start_offset, record.end_offset, entry);
             match groups.last_mut() {
                 Some((file, path, group)) if *file == record.file => {
                     *path = record.path;
@@ -287,6 +308,13 @@ impl Delivery {
     /// Like [`Delivery::flush`], and also waits until the disk buffer is empty.
     pub async fn wait_idle(&self) -> Result<(), DeliveryError> {
         self.shared.flush(true).await
+    }
+
+    /// The pool the field lists of sent batches return to: build entries in lists taken
+    /// from it ([`crate::process::Pipeline::process_text_in`]) to spare an allocation and a
+    /// free per record.
+    pub fn field_lists(&self) -> Arc<FieldLists> {
+        self.shared.field_lists.clone()
     }
 
     /// Batches held by the disk buffer.

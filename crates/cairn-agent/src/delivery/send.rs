@@ -9,12 +9,14 @@
 //!
 //! A batch's entries are moved, not copied, into the LogGroup it is sent as
 //! ([`PreparedBatch`]); only a batch that goes to the disk buffer is copied (an outage).
+//! Once resolved, the entries' field lists go back to [`crate::process::FieldLists`] for
+//! the next records, instead of being freed.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use cairn_model::{LogEntry, LogGroupData};
+use cairn_model::LogGroupData;
 
 use super::batcher::{Batch, SequenceRule};
 use super::buffer_record::BufferedBatch;
@@ -44,9 +46,7 @@ pub(super) struct PreparedBatch {
 
 impl PreparedBatch {
     pub(super) fn new(shared: &Shared, batch: Batch) -> Self {
-        let (start, end) = (batch.start(), batch.end());
-        let bytes = batch.items.iter().map(|i| i.size as u64).sum();
-        let logs: Vec<LogEntry> = batch.items.into_iter().filter_map(|i| i.entry).collect();
+        let (start, end, bytes) = (batch.start, batch.end, batch.bytes);
         let context = &batch.context;
         Self {
             producer_key: producer_key(&shared.options.host_id, &batch.key),
@@ -61,7 +61,7 @@ impl PreparedBatch {
                 topic: context.topic.clone(),
                 source: shared.source.clone(),
                 tags: context.tags.clone(),
-                logs,
+                logs: batch.logs,
             },
             pending_durable: false,
         }
@@ -134,7 +134,7 @@ pub(super) async fn write_pending(shared: &Shared, batches: &mut [PreparedBatch]
 }
 
 /// Resolves one batch, retrying local failures forever (they never drop data).
-pub(super) async fn send_batch(shared: Arc<Shared>, batch: PreparedBatch) {
+pub(super) async fn send_batch(shared: Arc<Shared>, mut batch: PreparedBatch) {
     let mut backoff = shared.backoff();
     let mut pending_durable = batch.pending_durable;
     loop {
@@ -150,6 +150,9 @@ pub(super) async fn send_batch(shared: Arc<Shared>, batch: PreparedBatch) {
     lock(&shared.batcher).finish(&batch.key);
     shared.changed.notify_waiters();
     shared.wake_batcher.notify_one();
+    shared
+        .field_lists
+        .give_back(std::mem::take(&mut batch.group.logs));
 }
 
 /// The exactly-once steps for one batch (see the module docs of `delivery`).

@@ -16,13 +16,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
-use super::batcher::{entry_size, queued_memory, BatchLimits, Batcher, Context, Item};
+use super::batcher::{entry_size, BatchLimits, Batcher, Context};
 use super::disk_buffer::{now_unix_ms, DiskBuffer};
 use super::send::{send_batch, write_pending, PreparedBatch};
 use super::sink::{LogSink, SinkError};
 use super::{DeliveryError, DeliveryOptions, ProcessedRecord};
 use crate::input::{CheckpointStore, FileCheckpoint};
 use crate::metrics::AgentMetrics;
+use crate::process::FieldLists;
 use crate::source::FileKey;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     pub(super) wake_replayer: Notify,
     /// Something was resolved: wakes `flush` and back-pressured `submit`s.
     pub(super) changed: Notify,
+    /// Where the field lists of sent batches go back to, for processing to reuse.
+    pub(super) field_lists: Arc<FieldLists>,
 }
 
 impl Shared {
@@ -73,6 +76,7 @@ impl Shared {
             wake_batcher: Notify::new(),
             wake_replayer: Notify::new(),
             changed: Notify::new(),
+            field_lists: Arc::new(FieldLists::new()),
         };
         let mut buffer = lock(&shared.buffer);
         shared.account_buffer(&mut buffer);
@@ -169,24 +173,9 @@ impl Shared {
             }
             notified.await;
         }
-        let now = Instant::now();
-        let items: Vec<Item> = records
-            .into_iter()
-            .map(|record| {
-                let size = entry_size(record.entry.as_ref());
-                Item {
-                    start: record.start_offset,
-                    end: record.end_offset,
-                    size,
-                    memory: queued_memory(record.entry.as_ref(), size),
-                    entry: record.entry,
-                    queued_at: now,
-                }
-            })
-            .collect();
         let store = &self.checkpoints;
         let lookup = || store.get(key).and_then(|cp| cp.pending);
-        lock(&self.batcher).push(key, path, context, items, lookup);
+        lock(&self.batcher).push(key, path, context, records, Instant::now(), lookup);
         self.wake_batcher.notify_one();
         Ok(())
     }

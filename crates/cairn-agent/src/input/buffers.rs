@@ -9,7 +9,9 @@
 //!
 //! Invariants: a buffer is reused only when no record refers to it any more (its handle is
 //! unique); at most as many spare buffers are kept as were lent in the busier of the last
-//! two rounds, so memory taken by a burst is given back once the burst is over.
+//! two rounds, so memory taken by a burst is given back once the burst is over. A spare
+//! buffer keeps its length (the bytes it was last read into): its contents mean nothing,
+//! but they are initialised, so the next read overwrites them without zeroing them first.
 
 use std::collections::VecDeque;
 
@@ -32,8 +34,8 @@ pub(crate) struct ReadBuffers {
 }
 
 impl ReadBuffers {
-    /// An empty buffer with room for at least `capacity` bytes: a spare one if one is
-    /// large enough, else a new one.
+    /// A buffer with room for at least `capacity` bytes: a spare one if one is large
+    /// enough (holding stale bytes, see the module docs), else a new, empty one.
     pub fn take(&mut self, capacity: usize) -> BytesMut {
         let spare = self.spare.iter().position(|b| b.capacity() >= capacity);
         match spare {
@@ -61,9 +63,8 @@ impl ReadBuffers {
                 still_lent.push_back(handle);
                 continue;
             }
-            if let Ok(mut buffer) = handle.try_into_mut() {
+            if let Ok(buffer) = handle.try_into_mut() {
                 if self.spare.len() < keep {
-                    buffer.clear();
                     self.spare.push(buffer);
                 }
             }
@@ -93,7 +94,7 @@ mod tests {
         pool.reclaim();
         let reused = pool.take(100);
         assert_eq!(reused.as_ptr(), address);
-        assert!(reused.is_empty());
+        assert_eq!(reused.len(), 18, "stale bytes are kept, to be overwritten");
     }
 
     #[test]

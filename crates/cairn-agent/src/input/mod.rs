@@ -127,8 +127,8 @@ impl Default for TailerOptions {
         Self {
             poll_interval: Duration::from_secs(1),
             read_chunk_bytes: 64 * 1024,
-            max_read_bytes_per_poll: 4 * 1024 * 1024,
-            max_read_bytes_per_round: 16 * 1024 * 1024,
+            max_read_bytes_per_poll: 2 * 1024 * 1024,
+            max_read_bytes_per_round: 4 * 1024 * 1024,
             fingerprint_bytes: 1024,
             partial_line_timeout: Duration::from_secs(5),
             max_line_bytes: 512 * 1024,

@@ -15,6 +15,7 @@
 mod delimiter;
 mod desensitize;
 mod event;
+mod field_lists;
 mod fields;
 mod filter;
 mod json_parse;
@@ -29,13 +30,14 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use cairn_model::{LogEntry, LogTime};
+use cairn_model::{Field, LogEntry, LogTime};
 use chrono::FixedOffset;
 
 use crate::config::{ConfigError, ProcessorConfig};
 use crate::source::SourceRecord;
 
 pub use event::{CONTENT_KEY, RAW_LOG_KEY};
+pub use field_lists::FieldLists;
 pub use multiline::{Multiline, MultilineOutput};
 pub use tags::{tags_for, tags_for_path, TagContext};
 pub use timestamp::parse_timezone;
@@ -79,6 +81,27 @@ pub enum ProcessOutcome {
 
 /// Where "now" comes from.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// "Now", read once for a group of records ([`Pipeline::now`]): the clock's time, and the
+/// same as the `__time__` of records without a parsed time (converting it per record was a
+/// measurable cost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// The clock's reading.
+    pub system: SystemTime,
+    /// `system` as a record time.
+    pub log_time: LogTime,
+}
+
+impl Now {
+    /// `system` with its record time.
+    pub fn at(system: SystemTime) -> Self {
+        Self {
+            system,
+            log_time: to_log_time(system),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -183,19 +206,25 @@ impl Pipeline {
 
     /// "Now" by the pipeline's clock: read it once for a whole group of records and pass it
     /// to [`Pipeline::process_text`] (a clock read per record was a measurable cost).
-    pub fn now(&self) -> SystemTime {
-        (self.clock)()
+    pub fn now(&self) -> Now {
+        Now::at((self.clock)())
     }
 
     /// Runs the processors on a record's text, taking `now` as the current time.
-    pub fn process_text(&self, text: Bytes, now: SystemTime) -> ProcessOutcome {
-        let mut event = event::Event::from_text(text, self.fields_hint);
+    pub fn process_text(&self, text: Bytes, now: Now) -> ProcessOutcome {
+        self.process_text_in(text, now, Vec::new())
+    }
+
+    /// [`Pipeline::process_text`], building the entry's fields in `contents` (an empty list,
+    /// recycled from a delivered batch by [`FieldLists`], so that no list is allocated).
+    pub fn process_text_in(&self, text: Bytes, now: Now, contents: Vec<Field>) -> ProcessOutcome {
+        let mut event = event::Event::from_text(text, self.fields_hint, contents);
         for step in &self.steps {
             let result = match step {
                 Step::Regex(p) => p.apply(&mut event),
                 Step::Json(p) => p.apply(&mut event),
                 Step::Delimiter(p) => p.apply(&mut event),
-                Step::Timestamp(p) => p.apply(&mut event, now, self.default_zone),
+                Step::Timestamp(p) => p.apply(&mut event, now.system, self.default_zone),
                 Step::Filter(p) => p.apply(&mut event),
                 Step::Drop(p) => {
                     p.apply(&mut event);
@@ -215,7 +244,7 @@ impl Pipeline {
             }
         }
         ProcessOutcome::Keep(LogEntry {
-            time: event.time.unwrap_or_else(|| to_log_time(now)),
+            time: event.time.unwrap_or(now.log_time),
             contents: event.contents,
         })
     }

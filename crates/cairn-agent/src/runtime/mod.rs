@@ -313,6 +313,9 @@ async fn submit(
             records: records.into_iter().map(SourceRecord::into_raw).collect(),
         });
     }
+    // Entries are built in field lists recycled from delivered batches (see `FieldLists`).
+    let field_lists = delivery.field_lists();
+    let mut lists = Vec::new();
     for group in ready {
         let Some(binding) = active.bindings.get(&group.file.config) else {
             continue;
@@ -320,11 +323,14 @@ async fn submit(
         let pipeline = &binding.pipeline.pipeline;
         let tags = tags_for_path(&group.path, context);
         let now = pipeline.now();
+        lists.clear();
+        field_lists.take(group.records.len(), &mut lists);
         let processed: Vec<ProcessedRecord> = group
             .records
             .into_iter()
             .map(|record| {
-                let entry = match pipeline.process_text(record.text, now) {
+                let contents = lists.pop().unwrap_or_default();
+                let entry = match pipeline.process_text_in(record.text, now, contents) {
                     ProcessOutcome::Keep(entry) => Some(entry),
                     ProcessOutcome::Drop(reason) => {
                         count_processor_drop(metrics, reason);
@@ -338,11 +344,7 @@ async fn submit(
                         None
                     }
                 };
-                ProcessedRecord {
-                    start_offset: record.start_offset,
-                    end_offset: record.end_offset,
-                    entry,
-                }
+                ProcessedRecord::new(record.start_offset, record.end_offset, entry)
             })
             .collect();
         delivery
