@@ -6,7 +6,7 @@
 //! | `regexp_extract(s, pattern[, group])` | [`regex`] UDF |
 //! | `date_trunc(unit, __time__)` on unix seconds | [`time`]: DataFusion's `date_trunc`, integers read as seconds |
 //! | `date_format(t, '%Y-%m-%d %H:%i')`, `date_parse(s, fmt)` (MySQL formats) | [`time`] UDFs |
-//! | `approx_percentile(x, p)` | alias of `approx_percentile_cont` |
+//! | `approx_percentile(x, p)` | alias of `approx_percentile_cont`, with a grouped accumulator ([`percentile`]) |
 //! | `arbitrary(x)` | alias of `first_value` |
 //!
 //! (`count_if` and `regexp_replace`'s replace-all are AST rewrites, see `rewrite.rs`.)
@@ -18,6 +18,7 @@
 //! compiled patterns have size limits), and reports bad arguments as errors, never panics.
 
 pub(crate) mod json;
+pub(crate) mod percentile;
 pub(crate) mod regex;
 pub(crate) mod time;
 
@@ -28,7 +29,6 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err, ScalarValue};
 use datafusion::error::Result;
 use datafusion::execution::SessionStateDefaults;
-use datafusion::functions_aggregate::approx_percentile_cont::approx_percentile_cont_udaf;
 use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
 
@@ -56,9 +56,7 @@ pub(crate) fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 /// DataFusion's aggregate functions with SLS's aliases (`approx_percentile`, `arbitrary`).
 pub(crate) fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     let mut functions = SessionStateDefaults::default_aggregate_functions();
-    let percentile = approx_percentile_cont_udaf()
-        .as_ref()
-        .clone()
+    let percentile = AggregateUDF::from(percentile::GroupedApproxPercentile::new())
         .with_aliases(["approx_percentile"]);
     let arbitrary = first_value_udaf()
         .as_ref()

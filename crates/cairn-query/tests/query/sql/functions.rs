@@ -2,7 +2,7 @@
 
 use cairn_query::QueryError;
 
-use super::{expect, Fixture, T0};
+use super::{batch, expect, Fixture, Record, T0};
 
 #[tokio::test]
 async fn aggregates() {
@@ -194,4 +194,58 @@ async fn histograms_count_over_splits() {
         .await
         .expect("histogram");
     assert_eq!(auto.iter().map(|b| b.count).sum::<u64>(), 12);
+}
+
+#[tokio::test]
+async fn approx_percentile_by_group_is_close_to_exact_for_every_group() {
+    // 40 groups of 1,500 values each (more than one buffered run per group), interleaved so
+    // every batch touches every group; the values of group g are g * 10_000 + 0..1500.
+    let groups = 40i64;
+    let per_group = 1_500i64;
+    let values: Vec<(String, String)> = (0..per_group)
+        .flat_map(|i| {
+            (0..groups).map(move |g| {
+                (
+                    format!("g{g:02}"),
+                    (g * 10_000 + (i * 7) % per_group).to_string(),
+                )
+            })
+        })
+        .collect();
+    let records: Vec<Record<'_>> = values
+        .iter()
+        .map(|(g, v)| (T0 + 1, vec![Some(g.as_str()), Some(v.as_str())]))
+        .collect();
+    let mut fixture = Fixture::new().await;
+    fixture.batches.push(batch(&["g", "ms"], &records));
+    let rows = fixture
+        .rows(
+            "SELECT g, approx_percentile(ms, 0.5) AS p50, approx_percentile(ms, 0.99) AS p99 \
+             FROM log WHERE g IS NOT NULL GROUP BY g ORDER BY g",
+        )
+        .await;
+    assert_eq!(rows.len(), groups as usize);
+    for (g, row) in rows.iter().enumerate() {
+        let base = g as f64 * 10_000.0;
+        let p50: f64 = row[1].parse().expect("p50");
+        let p99: f64 = row[2].parse().expect("p99");
+        assert!((p50 - (base + 750.0)).abs() < 15.0, "group {g}: p50 {p50}");
+        assert!(
+            (p99 - (base + 1_485.0)).abs() < 15.0,
+            "group {g}: p99 {p99}"
+        );
+    }
+    // Without GROUP BY (DataFusion's own accumulator) the answer is the same kind.
+    let all = fixture
+        .rows("SELECT approx_percentile(ms, 0.5) FROM log WHERE g IS NOT NULL")
+        .await;
+    let median: f64 = all[0][0].parse().expect("median");
+    assert!((median - 195_000.0).abs() < 10_000.0, "median {median}");
+    // A group with no values answers NULL, like DataFusion's accumulator.
+    assert_eq!(
+        fixture
+            .rows("SELECT approx_percentile(ms, 0.5) FROM log WHERE g IS NULL AND ms IS NULL GROUP BY g")
+            .await,
+        expect(&[&["null"]])
+    );
 }
