@@ -41,7 +41,7 @@ struct SearchParameters {
 /// The rows of one page and what it took to find them.
 struct SearchOutcome {
     page: Vec<Arc<LogRecord>>,
-    processed: usize,
+    processed: u64,
     elapsed_millis: u128,
 }
 
@@ -60,39 +60,46 @@ pub async fn get_logs_v1(context: Context<'_>) -> Result<ApiResponse, ApiError> 
                 .iter()
                 .map(|row| sql_query::row_json(&result.columns, row))
                 .collect();
-            return Ok(ApiResponse::json(&Value::Array(rows))
-                .with_header("x-log-progress", "Complete")
-                .with_header("x-log-count", result.rows.len().to_string())
-                .with_header("x-log-processed-rows", result.processed_rows.to_string())
-                .with_header(
-                    "x-log-elapsed-millisecond",
-                    result.elapsed.as_millis().to_string(),
-                )
-                .with_header("x-log-has-sql", "True")
-                .with_header(
-                    "x-log-query-info",
-                    query_info(&parameters.query).to_string(),
-                )
-                .with_header("x-log-where-query", search)
-                .with_header("x-log-agg-query", sql));
+            return Ok(v1_response(
+                rows,
+                result.processed_rows,
+                result.elapsed.as_millis(),
+                &parameters.query,
+                Some((search, sql)),
+            ));
         }
     };
     let rows: Vec<Value> = outcome.page.iter().map(|r| record_json(r)).collect();
-    Ok(ApiResponse::json(&Value::Array(rows))
+    Ok(v1_response(
+        rows,
+        outcome.processed,
+        outcome.elapsed_millis,
+        &parameters.query,
+        None,
+    ))
+}
+
+/// A GetLogs v1 answer: the rows as a JSON array, SLS's meta in `x-log-*` headers.
+/// `sql` holds the search and SQL parts of an analytic query.
+fn v1_response(
+    rows: Vec<Value>,
+    processed_rows: u64,
+    elapsed_millis: u128,
+    query: &str,
+    sql: Option<(String, String)>,
+) -> ApiResponse {
+    let count = rows.len();
+    let has_sql = if sql.is_some() { "True" } else { "False" };
+    let (where_query, agg_query) = sql.unwrap_or_else(|| (query.to_owned(), String::new()));
+    ApiResponse::json(&Value::Array(rows))
         .with_header("x-log-progress", "Complete")
-        .with_header("x-log-count", outcome.page.len().to_string())
-        .with_header("x-log-processed-rows", outcome.processed.to_string())
-        .with_header(
-            "x-log-elapsed-millisecond",
-            outcome.elapsed_millis.to_string(),
-        )
-        .with_header("x-log-has-sql", "False")
-        .with_header(
-            "x-log-query-info",
-            query_info(&parameters.query).to_string(),
-        )
-        .with_header("x-log-where-query", parameters.query.clone())
-        .with_header("x-log-agg-query", ""))
+        .with_header("x-log-count", count.to_string())
+        .with_header("x-log-processed-rows", processed_rows.to_string())
+        .with_header("x-log-elapsed-millisecond", elapsed_millis.to_string())
+        .with_header("x-log-has-sql", has_sql)
+        .with_header("x-log-query-info", query_info(query).to_string())
+        .with_header("x-log-where-query", where_query)
+        .with_header("x-log-agg-query", agg_query)
 }
 
 pub async fn get_logs_v2(context: Context<'_>) -> Result<ApiResponse, ApiError> {
@@ -313,7 +320,7 @@ async fn search(
         .collect();
     Ok(QueryOutcome::Search(SearchOutcome {
         page,
-        processed: examined as usize,
+        processed: examined,
         elapsed_millis: started.elapsed().as_millis(),
     }))
 }

@@ -66,6 +66,12 @@ fn is_reserved(name: &str) -> bool {
         || name.starts_with(CONTENT_PREFIX)
 }
 
+/// Whether two field lists have the same keys in the same order (records from one source
+/// usually do, which lets layout work be reused from record to record).
+fn same_keys(a: &[Field], b: &[Field]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
+}
+
 /// The column name of content key `key`.
 fn content_column(key: &str) -> String {
     if is_reserved(key) {
@@ -96,10 +102,8 @@ impl BatchLayout {
             // Records from one source mostly share their keys: skip a record whose keys are
             // the previous record's.
             if let Some(previous) = previous {
-                let same = |a: &[Field], b: &[Field]| {
-                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
-                };
-                if same(&previous.tags, &record.tags) && same(&previous.contents, &record.contents)
+                if same_keys(&previous.tags, &record.tags)
+                    && same_keys(&previous.contents, &record.contents)
                 {
                     continue;
                 }
@@ -196,9 +200,6 @@ impl BatchLayout {
         for &(_, record) in records {
             row_tags.iter_mut().for_each(|slot| *slot = None);
             row_contents.iter_mut().for_each(|slot| *slot = None);
-            let same_keys = |a: &[Field], b: &[Field]| {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
-            };
             if !previous.is_some_and(|previous| same_keys(&previous.tags, &record.tags)) {
                 tag_positions.clear();
                 tag_positions.extend(

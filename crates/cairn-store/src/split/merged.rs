@@ -28,7 +28,9 @@ use arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 
-use crate::split::columns::{OFFSET_COLUMN, TAG_PREFIX, TIME_COLUMN};
+use crate::split::columns::{
+    OFFSET_COLUMN, SOURCE_COLUMN, TAG_PREFIX, TIME_COLUMN, TIME_NANOS_COLUMN, TOPIC_COLUMN,
+};
 use crate::split::files::{writer_properties, BuiltSplit, WRITE_CHUNK_ROWS};
 use crate::split::token_index::TokenIndexBuilder;
 use crate::StoreError;
@@ -83,11 +85,7 @@ pub(crate) fn union_schema(schemas: &[SchemaRef]) -> Result<SchemaRef, StoreErro
 fn is_key_column(name: &str) -> bool {
     !matches!(
         name,
-        TIME_COLUMN
-            | crate::split::columns::TIME_NANOS_COLUMN
-            | OFFSET_COLUMN
-            | crate::split::columns::TOPIC_COLUMN
-            | crate::split::columns::SOURCE_COLUMN
+        TIME_COLUMN | TIME_NANOS_COLUMN | OFFSET_COLUMN | TOPIC_COLUMN | SOURCE_COLUMN
     )
 }
 
