@@ -1,13 +1,14 @@
 //! Building a split's two files from records, and reading records back from them.
 //!
 //! A split is `splits/<logstore>/<split id>.parquet` (the records, one row each, in offset
-//! order; zstd; pages of [`BLOCK_ROWS`] rows so that a token-index block is exactly one page
-//! per column) and `splits/<logstore>/<split id>.tokens` (the token index). The Parquet file
+//! order; zstd; pages of [`PAGE_ROWS`] rows, so that a token-index block, which never crosses
+//! a page, costs one page per column) and `splits/<logstore>/<split id>.tokens` (the token index). The Parquet file
 //! is plain: DuckDB, Spark or DataFusion read it as it is.
 //!
 //! Invariants: both files are written before the split is published, and never modified
 //! after; a reader only reads files of splits it found published.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -31,15 +32,15 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::split::columns::{batch_to_records, BatchLayout};
 use crate::split::row_filter::candidate_rows;
-use crate::split::token_index::{build_token_index, BLOCK_ROWS};
+use crate::split::token_index::{build_token_index, PAGE_ROWS};
 use crate::StoreError;
 
 /// Rows per Parquet row group.
-const ROW_GROUP_ROWS: usize = 64 * BLOCK_ROWS;
+const ROW_GROUP_ROWS: usize = 64 * PAGE_ROWS;
 /// Largest dictionary page per column chunk.
 const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 /// Rows converted to Arrow at a time while writing.
-pub(crate) const WRITE_CHUNK_ROWS: usize = 8 * BLOCK_ROWS;
+pub(crate) const WRITE_CHUNK_ROWS: usize = 8 * PAGE_ROWS;
 
 /// The object path of a split's Parquet file.
 pub fn parquet_path(logstore: LogstoreId, split_id: &str) -> Path {
@@ -85,8 +86,8 @@ pub(crate) fn writer_properties() -> Result<WriterProperties, StoreError> {
                 .map_err(|error| StoreError::split(format!("zstd level: {error}")))?,
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(BLOCK_ROWS)
-        .set_write_batch_size(BLOCK_ROWS)
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         // A reader decompresses a column's dictionary page for every row group it touches,
         // even to read one block: keep it small. Low-cardinality columns (status, method,
@@ -187,36 +188,36 @@ pub async fn load_parquet_metadata(
     .map_err(|error| StoreError::split(format!("reading the metadata of {path}: {error}")))
 }
 
-/// The rows of `blocks` (sorted block numbers) of a split of `row_count` rows.
-fn block_selection(blocks: &[usize], row_count: usize) -> RowSelection {
+/// A selection of `ranges` (sorted, not overlapping) of a split of `row_count` rows.
+fn row_selection(ranges: &[Range<u64>], row_count: u64) -> RowSelection {
     let mut selectors = Vec::new();
-    let mut position = 0usize;
-    for &block in blocks {
-        let start = (block * BLOCK_ROWS).min(row_count);
-        let end = ((block + 1) * BLOCK_ROWS).min(row_count);
+    let mut position = 0u64;
+    for range in ranges {
+        let start = range.start.clamp(position, row_count);
+        let end = range.end.min(row_count);
         if start > position {
-            selectors.push(RowSelector::skip(start - position));
+            selectors.push(RowSelector::skip((start - position) as usize));
         }
-        if end > start.max(position) {
-            selectors.push(RowSelector::select(end - start.max(position)));
+        if end > start {
+            selectors.push(RowSelector::select((end - start) as usize));
             position = end;
         }
     }
     if position < row_count {
-        selectors.push(RowSelector::skip(row_count - position));
+        selectors.push(RowSelector::skip((row_count - position) as usize));
     }
     RowSelection::from(selectors)
 }
 
-/// Reads the records of `blocks` (sorted block numbers; `None` for all) of a split's Parquet
-/// file, with their offsets, in offset order.
-pub async fn read_split_blocks(
+/// Reads the records of the rows in `rows` (sorted, not overlapping ranges of row numbers;
+/// `None` for all) of a split's Parquet file, with their offsets, in offset order.
+pub async fn read_split_records(
     store: Arc<dyn ObjectStore>,
     path: &Path,
     size: u64,
     metadata: ArrowReaderMetadata,
     row_count: u64,
-    blocks: Option<&[usize]>,
+    rows: Option<&[Range<u64>]>,
 ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
     let read = read_split_rows(
         store,
@@ -224,7 +225,7 @@ pub async fn read_split_blocks(
         size,
         metadata,
         row_count,
-        blocks,
+        rows,
         &TokenQuery::Everything,
     )
     .await?;
@@ -259,8 +260,9 @@ pub struct RowsRead {
     pub rows_read: u64,
 }
 
-/// Reads the rows of `blocks` (sorted block numbers; `None` for all) of a split's Parquet
-/// file and turns into records only those that may satisfy `tokens` (see `row_filter`).
+/// Reads the rows in `rows` (sorted, not overlapping ranges of row numbers; `None` for all)
+/// of a split's Parquet file and turns into records only those that may satisfy `tokens`
+/// (see `row_filter`).
 #[allow(deprecated)]
 pub async fn read_split_rows(
     store: Arc<dyn ObjectStore>,
@@ -268,14 +270,14 @@ pub async fn read_split_rows(
     size: u64,
     metadata: ArrowReaderMetadata,
     row_count: u64,
-    blocks: Option<&[usize]>,
+    rows: Option<&[Range<u64>]>,
     tokens: &TokenQuery,
 ) -> Result<RowsRead, StoreError> {
     let reader = ParquetObjectReader::new(store, path.clone()).with_file_size(size);
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
-        .with_batch_size(8 * BLOCK_ROWS);
-    if let Some(blocks) = blocks {
-        builder = builder.with_row_selection(block_selection(blocks, row_count as usize));
+        .with_batch_size(8 * PAGE_ROWS);
+    if let Some(rows) = rows {
+        builder = builder.with_row_selection(row_selection(rows, row_count));
     }
     let stream = builder
         .build()
@@ -306,15 +308,16 @@ mod tests {
     use object_store::memory::InMemory;
 
     #[test]
-    fn selections_cover_exactly_the_chosen_blocks() {
-        let selection = block_selection(&[1, 3], 3 * BLOCK_ROWS + 10);
+    fn selections_cover_exactly_the_chosen_rows() {
+        let page = PAGE_ROWS as u64;
+        let selection = row_selection(&[page..2 * page, 3 * page..3 * page + 50], 3 * page + 10);
         let selected: usize = selection
             .iter()
             .filter(|selector| !selector.skip)
             .map(|selector| selector.row_count)
             .sum();
-        assert_eq!(selected, BLOCK_ROWS + 10);
-        assert_eq!(selection.row_count(), BLOCK_ROWS + 10);
+        assert_eq!(selected, PAGE_ROWS + 10);
+        assert_eq!(selection.row_count(), PAGE_ROWS + 10);
     }
 
     #[tokio::test]
@@ -346,7 +349,7 @@ mod tests {
         let metadata = load_parquet_metadata(Arc::clone(&store), &path, size)
             .await
             .expect("metadata");
-        let all = read_split_blocks(
+        let all = read_split_records(
             Arc::clone(&store),
             &path,
             size,
@@ -363,12 +366,20 @@ mod tests {
             expected.contents.sort_by(|a, b| a.key.cmp(&b.key));
             assert_eq!(record, &expected);
         }
-        let some = read_split_blocks(store, &path, size, metadata, 3000, Some(&[0, 2]))
-            .await
-            .expect("read blocks");
+        let page = PAGE_ROWS as u64;
+        let some = read_split_records(
+            store,
+            &path,
+            size,
+            metadata,
+            3000,
+            Some(&[0..page, 2 * page..3000]),
+        )
+        .await
+        .expect("read blocks");
         let offsets: Vec<u64> = some.iter().map(|(offset, _)| *offset).collect();
-        let expected: Vec<u64> = (100..100 + BLOCK_ROWS as u64)
-            .chain(100 + 2 * BLOCK_ROWS as u64..3100)
+        let expected: Vec<u64> = (100..100 + PAGE_ROWS as u64)
+            .chain(100 + 2 * PAGE_ROWS as u64..3100)
             .collect();
         assert_eq!(offsets, expected);
     }

@@ -251,7 +251,7 @@ fn column<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> Result<&'b T, S
 mod tests {
     use super::*;
     use crate::split::files::{
-        build_split, load_parquet_metadata, parquet_path, read_split_blocks, stream_split_batches,
+        build_split, load_parquet_metadata, parquet_path, read_split_records, stream_split_batches,
         upload_split,
     };
     use crate::split::token_index::TokenIndex;
@@ -335,7 +335,7 @@ mod tests {
         let metadata = load_parquet_metadata(Arc::clone(&store), &path, size)
             .await
             .expect("merged metadata");
-        let read = read_split_blocks(store, &path, size, metadata, 2_600, None)
+        let read = read_split_records(store, &path, size, metadata, 2_600, None)
             .await
             .expect("read merged");
         let mut expected: Vec<LogRecord> = first.iter().chain(&second).cloned().collect();
@@ -350,12 +350,24 @@ mod tests {
         let blocks = |token: &str| {
             index.candidate_blocks(&TokenQuery::all_tokens([token.as_bytes()]), 0, i64::MAX)
         };
-        // status-1499 is the last row of the first input: block 1 (rows 1024..2048).
-        assert!(blocks("status-1499").contains(&1));
-        // host1099 is the last row of the whole split: block 2.
-        assert!(blocks("host1099").contains(&2));
-        // Keys are indexed too (`level` only exists in the second input: blocks 1 and 2).
-        assert!(blocks("level").contains(&2));
+        let block_of = |row: u64| {
+            (0..index.block_count())
+                .find(|&block| {
+                    index
+                        .block_rows(block)
+                        .is_some_and(|rows| rows.contains(&row))
+                })
+                .expect("every row is in a block")
+        };
+        // The inputs' times are over an hour apart: the second starts a block of its own
+        // inside the second page.
+        assert_eq!(index.block_rows(block_of(1_500)), Some(1_500..2_048));
+        // status-1499 is the last row of the first input.
+        assert!(blocks("status-1499").contains(&block_of(1_499)));
+        // host1099 is the last row of the whole split.
+        assert!(blocks("host1099").contains(&block_of(2_599)));
+        // Keys are indexed too (`level` only exists in the second input).
+        assert!(blocks("level").contains(&block_of(2_599)));
         assert!(blocks("absent-token-xyz").is_empty());
     }
 }

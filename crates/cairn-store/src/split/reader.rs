@@ -9,6 +9,7 @@
 //! - The cache holds immutable data keyed by split id; an entry is dropped when its split is.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_meta::SplitRecord;
@@ -19,10 +20,10 @@ use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use crate::memtable::LogstoreSnapshot;
 use crate::split::files::{
-    index_path, load_parquet_metadata, parquet_path, read_object, read_split_blocks,
+    index_path, load_parquet_metadata, parquet_path, read_object, read_split_records,
     read_split_rows, RowsRead,
 };
-use crate::split::token_index::{TokenIndex, BLOCK_ROWS};
+use crate::split::token_index::TokenIndex;
 use crate::StoreError;
 
 /// Blocks read per step by [`SplitReader::visit`] and [`SplitReader::top_by_time`].
@@ -124,31 +125,32 @@ impl SplitReader {
         Ok(entry)
     }
 
-    /// Reads `blocks` (sorted; `None` for all) of a split.
-    async fn read_blocks(
+    /// Reads the rows in `rows` (sorted ranges of row numbers; `None` for all) of a split.
+    async fn read_rows(
         &self,
         split: &SplitRecord,
         cached: &CachedSplit,
-        blocks: Option<&[usize]>,
+        rows: Option<&[Range<u64>]>,
     ) -> Result<Vec<(u64, LogRecord)>, StoreError> {
-        read_split_blocks(
+        read_split_records(
             self.store(),
             &parquet_path(split.logstore, &split.split_id),
             split.parquet_bytes,
             cached.metadata.clone(),
             split.row_count,
-            blocks,
+            rows,
         )
         .await
     }
 
-    /// Reads `blocks` (sorted; `None` for all) of a split, keeping the rows `tokens` admits,
-    /// in a task of its own (spawned when first polled), so several run in parallel.
+    /// Reads the rows in `rows` (sorted ranges of row numbers; `None` for all) of a split,
+    /// keeping the rows `tokens` admits, in a task of its own (spawned when first polled), so
+    /// several run in parallel.
     fn read_job(
         &self,
         split: &SplitRecord,
         cached: &CachedSplit,
-        blocks: Option<Vec<usize>>,
+        rows: Option<Vec<Range<u64>>>,
         tokens: &Arc<TokenQuery>,
     ) -> impl std::future::Future<Output = Result<Result<RowsRead, StoreError>, tokio::task::JoinError>>
     {
@@ -165,7 +167,7 @@ impl SplitReader {
                     size,
                     metadata,
                     row_count,
-                    blocks.as_deref(),
+                    rows.as_deref(),
                     &tokens,
                 )
                 .await
@@ -277,7 +279,11 @@ impl SplitReader {
                 continue;
             }
             for run in blocks.chunks(BLOCKS_PER_TASK) {
-                jobs.push(self.read_job(split, &cached, Some(run.to_vec()), &tokens));
+                let rows = run
+                    .iter()
+                    .filter_map(|&block| cached.index.block_rows(block))
+                    .collect();
+                jobs.push(self.read_job(split, &cached, Some(rows), &tokens));
             }
         }
         let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
@@ -414,11 +420,9 @@ impl SplitReader {
             position = position.max(split.first_offset);
             let wanted = (max_records - out.len()) as u64;
             let end = split.end_offset.min(position.saturating_add(wanted));
-            let first_block = ((position - split.first_offset) as usize) / BLOCK_ROWS;
-            let last_block = ((end - 1 - split.first_offset) as usize) / BLOCK_ROWS;
-            let blocks: Vec<usize> = (first_block..=last_block).collect();
+            let rows = position - split.first_offset..end - split.first_offset;
             let cached = self.cached(split).await?;
-            let records = self.read_blocks(split, &cached, Some(&blocks)).await?;
+            let records = self.read_rows(split, &cached, Some(&[rows])).await?;
             out.extend(
                 records
                     .into_iter()
@@ -460,8 +464,11 @@ impl SplitReader {
             let blocks = cached
                 .index
                 .candidate_blocks(&TokenQuery::Everything, seconds, i64::MAX);
-            for block in blocks {
-                let records = self.read_blocks(split, &cached, Some(&[block])).await?;
+            for rows in blocks
+                .into_iter()
+                .filter_map(|block| cached.index.block_rows(block))
+            {
+                let records = self.read_rows(split, &cached, Some(&[rows])).await?;
                 if let Some((at, _)) = records
                     .iter()
                     .find(|(_, record)| record.time.as_nanos() >= time.as_nanos())

@@ -516,6 +516,60 @@ async fn the_newest_records_are_found_without_reading_every_block() {
 }
 
 #[tokio::test]
+async fn a_late_record_does_not_make_its_neighbours_look_new() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let engine = LogEngine::open(split_config(root.path(), &meta, &objects, None))
+        .await
+        .expect("open");
+    let start = now() - 100_000;
+    // Sixteen splits of 2,049 records a second apart, a day back, each with one record
+    // stamped now in the middle of its first page (as a clock gone wrong would send).
+    for split in 0..16u32 {
+        let before: Vec<String> = (0..500).map(|n| format!("old {split} {n}")).collect();
+        let after: Vec<String> = (500..2048).map(|n| format!("old {split} {n}")).collect();
+        let late = vec!["late".to_owned()];
+        for (names, time) in [
+            (before, start + split),
+            (late, now()),
+            (after, start + split),
+        ] {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            engine
+                .append(request(logstore, group(&refs, time)))
+                .await
+                .expect("append");
+        }
+        engine.flush(LogstoreId(logstore)).await.expect("flush");
+    }
+    let accept = |record: &cairn_model::LogRecord| {
+        record
+            .contents
+            .iter()
+            .any(|field| field.value.starts_with(b"old"))
+    };
+    let query = TimeOrderedQuery {
+        from: LogTime::new(0, 0),
+        to: LogTime::new(u32::MAX, 0),
+        tokens: &TokenQuery::all_tokens([&b"old"[..]]),
+        accept: &accept,
+        newest_first: true,
+        limit: 5,
+    };
+    let (newest, examined) = engine
+        .first_by_time(LogstoreId(logstore), &query)
+        .await
+        .expect("newest");
+    assert_eq!(newest.len(), 5);
+    assert!(newest
+        .iter()
+        .all(|record| record.time.seconds == start + 15));
+    // The late records' pages are not read for them (that would be 16 × 1,024 rows): only
+    // the newest split and what the last read step took beside it.
+    assert!(examined < 2 * 2_049, "examined {examined} records");
+}
+
+#[tokio::test]
 async fn memory_over_the_engine_limit_is_flushed_largest_first() {
     let root = tempfile::tempdir().expect("temp dir");
     let (meta, objects, logstore) = storage(root.path(), 30).await;

@@ -1,49 +1,59 @@
 //! # The split token index
 //!
-//! A split's records are cut into blocks of [`BLOCK_ROWS`] consecutive rows (the Parquet
-//! file's pages hold the same rows, so a block is read by selecting its rows). For each block
-//! the index keeps its time range and a split-block Bloom filter of the folded hashes of
-//! every token in the block (content keys and values, tag keys and values, topic, source;
-//! tokenized with SLS's default delimiters, see `cairn_model::fold_token_hash`). A search
-//! turns into a [`TokenQuery`]; a block is read only if its time range meets the query's and
-//! its filter may contain the query's tokens. ADR 0009 says why this, not tantivy.
+//! A split's records are cut into blocks of consecutive rows. For each block the index keeps
+//! its row count, its time range and a split-block Bloom filter of the folded hashes of every
+//! token in the block (content keys and values, tag keys and values, topic, source; tokenized
+//! with SLS's default delimiters, see `cairn_model::fold_token_hash`). A search turns into a
+//! [`TokenQuery`]; a block is read only if its time range meets the query's and its filter
+//! may contain the query's tokens. ADR 0009 says why this, not tantivy.
+//!
+//! Blocks never cross a Parquet page boundary (pages hold [`PAGE_ROWS`] rows), so a block
+//! is read by selecting its rows and costs at most one page per column. A page is one block,
+//! or several when rows inside it jump in time ([`builder`] says when).
 //!
 //! Invariants:
 //! - No false negatives: a block holding a token always answers "maybe" for it. False
 //!   positives (about 0.5 % per absent token at [`BITS_PER_TOKEN`]) only cost a read.
 //! - The filter is sized per block by its distinct token count, so a block of repetitive
 //!   lines costs little and a block of unique ids stays accurate.
+//! - Blocks cover the rows in order, without gap or overlap, none empty, none crossing a page.
 //! - The file is checksummed; a damaged file is refused, never half-used.
 //!
 //! ## Format (little-endian)
 //!
 //! ```text
-//! magic "CAIRNTI1"  version:u32 (=1)  block_rows:u32  row_count:u64  block_count:u32
+//! magic "CAIRNTI1"  version:u32 (=2)  page_rows:u32  row_count:u64  block_count:u32
 //! delimiters_len:u32  delimiters[delimiters_len]          (UTF-8, the tokenizer's set)
-//! block_count × { buckets:u32  min_time:i64  max_time:i64 }
+//! block_count × { rows:u32  buckets:u32  min_time:i64  max_time:i64 }
 //! filters: for each block, buckets × 8 × u32                (256-bit buckets)
 //! crc32c:u32                                                (of everything before it)
 //! ```
+//!
+//! Version 1 files (still read) have no `rows` field: every block is a whole page but the last.
 //!
 //! Filter: the split-block Bloom filter of the Parquet spec: a token's hash picks a bucket
 //! with its high 32 bits and sets one bit in each of the bucket's eight words from its low
 //! 32 bits and eight salts.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+mod builder;
 
-use cairn_model::{
-    fold_token_hash, Field, LogRecord, TokenQuery, Tokenizer, DEFAULT_TOKEN_DELIMITERS,
-};
+use std::ops::Range;
+
+use cairn_model::TokenQuery;
 
 use crate::StoreError;
 
-/// Rows per block (and per Parquet page).
-pub const BLOCK_ROWS: usize = 1024;
+pub use builder::{build_token_index, TokenIndexBuilder};
+
+/// Rows per Parquet page of a split; a block is at most a page.
+pub const PAGE_ROWS: usize = 1024;
 /// Filter bits per distinct token of a block.
 const BITS_PER_TOKEN: usize = 12;
 const MAGIC: &[u8; 8] = b"CAIRNTI1";
-const VERSION: u32 = 1;
+/// The version written.
+const VERSION: u32 = 2;
+/// The version whose blocks are whole pages (no row counts).
+const VERSION_WHOLE_PAGES: u32 = 1;
 const SALT: [u32; 8] = [
     0x47b6_137b,
     0x4497_4d91,
@@ -58,6 +68,8 @@ const SALT: [u32; 8] = [
 /// One block's summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BlockSummary {
+    first_row: u64,
+    rows: u32,
     min_time: i64,
     max_time: i64,
     /// Word range of its filter in [`TokenIndex::words`].
@@ -81,172 +93,6 @@ fn bucket_of(hash: u64, buckets: usize) -> usize {
 fn masks(hash: u64) -> [u32; 8] {
     let key = hash as u32;
     SALT.map(|salt| 1u32 << (key.wrapping_mul(salt) >> 27))
-}
-
-/// Hashes a token hash to itself: the values are already xxh3 outputs, evenly spread, so the
-/// set that deduplicates a block's tokens need not hash them again.
-#[derive(Debug, Default)]
-struct TokenHashHasher(u64);
-
-impl Hasher for TokenHashHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-/// Builds a token index row by row: [`TokenIndexBuilder::start_row`], then the row's texts
-/// with [`TokenIndexBuilder::add_text`]; every [`BLOCK_ROWS`] rows close a block.
-pub struct TokenIndexBuilder {
-    tokenizer: Tokenizer,
-    /// Per closed block: filter buckets, min and max time.
-    summaries: Vec<(u32, i64, i64)>,
-    words: Vec<u32>,
-    /// The open block's distinct token hashes.
-    hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>>,
-    rows_in_block: usize,
-    row_count: u64,
-    min_time: i64,
-    max_time: i64,
-}
-
-impl Default for TokenIndexBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl TokenIndexBuilder {
-    /// An empty index, tokenizing with SLS's default delimiters.
-    pub fn new() -> Self {
-        TokenIndexBuilder {
-            tokenizer: Tokenizer::sls_default(),
-            summaries: Vec::new(),
-            words: Vec::new(),
-            hashes: HashSet::default(),
-            rows_in_block: 0,
-            row_count: 0,
-            min_time: i64::MAX,
-            max_time: i64::MIN,
-        }
-    }
-
-    /// Starts the next row, whose time is `time_seconds`. Returns whether the row opens a new
-    /// block (texts common to many rows need only be added once per block).
-    pub fn start_row(&mut self, time_seconds: i64) -> bool {
-        if self.rows_in_block == BLOCK_ROWS {
-            self.close_block();
-        }
-        self.rows_in_block += 1;
-        self.row_count += 1;
-        self.min_time = self.min_time.min(time_seconds);
-        self.max_time = self.max_time.max(time_seconds);
-        self.rows_in_block == 1
-    }
-
-    /// Adds the tokens of `text` to the current row's block.
-    pub fn add_text(&mut self, text: &[u8]) {
-        self.hashes
-            .extend(self.tokenizer.tokens(text).map(fold_token_hash));
-    }
-
-    fn close_block(&mut self) {
-        let buckets = (self.hashes.len() * BITS_PER_TOKEN).div_ceil(256).max(1);
-        let first = self.words.len();
-        self.words.resize(first + buckets * 8, 0);
-        let filter = &mut self.words[first..];
-        for &hash in &self.hashes {
-            let bucket = bucket_of(hash, buckets);
-            for (word, mask) in filter[bucket * 8..bucket * 8 + 8]
-                .iter_mut()
-                .zip(masks(hash))
-            {
-                *word |= mask;
-            }
-        }
-        self.summaries
-            .push((buckets as u32, self.min_time, self.max_time));
-        self.hashes.clear();
-        self.rows_in_block = 0;
-        self.min_time = i64::MAX;
-        self.max_time = i64::MIN;
-    }
-
-    /// The index file's bytes.
-    pub fn finish(mut self) -> Vec<u8> {
-        if self.rows_in_block > 0 {
-            self.close_block();
-        }
-        let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
-        let mut out = Vec::with_capacity(
-            40 + delimiters.len() + self.summaries.len() * 20 + self.words.len() * 4,
-        );
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(BLOCK_ROWS as u32).to_le_bytes());
-        out.extend_from_slice(&self.row_count.to_le_bytes());
-        out.extend_from_slice(&(self.summaries.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
-        out.extend_from_slice(delimiters);
-        for (buckets, min_time, max_time) in &self.summaries {
-            out.extend_from_slice(&buckets.to_le_bytes());
-            out.extend_from_slice(&min_time.to_le_bytes());
-            out.extend_from_slice(&max_time.to_le_bytes());
-        }
-        for word in &self.words {
-            out.extend_from_slice(&word.to_le_bytes());
-        }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
-    }
-}
-
-/// Builds the token index of `records` (in row order) into its file bytes.
-pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
-    let mut builder = TokenIndexBuilder::new();
-    // Keys repeat from record to record: a key equal to the previous record's key at the
-    // same position (in the same block) is already in the block's set.
-    let mut previous: Option<&LogRecord> = None;
-    for &record in records {
-        if builder.start_row(i64::from(record.time.seconds)) {
-            previous = None;
-        }
-        if previous.is_none_or(|previous| previous.topic != record.topic) {
-            builder.add_text(&record.topic);
-        }
-        if previous.is_none_or(|previous| previous.source != record.source) {
-            builder.add_text(&record.source);
-        }
-        let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
-            previous
-                .and_then(|previous| fields(previous).get(at))
-                .is_some_and(|earlier| earlier.key == key)
-        };
-        for (at, tag) in record.tags.iter().enumerate() {
-            if !same_key(|r| &r.tags, at, &tag.key) {
-                builder.add_text(&tag.key);
-            }
-            builder.add_text(&tag.value);
-        }
-        for (at, field) in record.contents.iter().enumerate() {
-            if !same_key(|r| &r.contents, at, &field.key) {
-                builder.add_text(&field.key);
-            }
-            builder.add_text(&field.value);
-        }
-        previous = Some(record);
-    }
-    builder.finish()
 }
 
 /// Reads little-endian fields off the front of a slice, refusing to read past its end.
@@ -295,43 +141,63 @@ impl TokenIndex {
             return Err(StoreError::split("not a token index (bad magic)"));
         }
         let version = cursor.u32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_WHOLE_PAGES {
             return Err(StoreError::split(format!(
                 "token index version {version} is not supported"
             )));
         }
-        let block_rows = cursor.u32()? as usize;
+        let page_rows = cursor.u32()? as usize;
         let row_count = cursor.u64()?;
         let block_count = cursor.u32()? as usize;
-        if block_rows != BLOCK_ROWS || (row_count as usize).div_ceil(BLOCK_ROWS) != block_count {
-            return Err(StoreError::split(
-                "the token index's block layout is inconsistent",
-            ));
+        let inconsistent = || StoreError::split("the token index's block layout is inconsistent");
+        if page_rows != PAGE_ROWS
+            || (version == VERSION_WHOLE_PAGES
+                && (row_count as usize).div_ceil(PAGE_ROWS) != block_count)
+        {
+            return Err(inconsistent());
         }
         let delimiters_len = cursor.u32()? as usize;
         let delimiters = String::from_utf8(cursor.take(delimiters_len)?.to_vec())
             .map_err(|_| StoreError::split("the token index's delimiters are not UTF-8"))?;
-        if cursor.bytes.len() < block_count.saturating_mul(20) {
+        let summary_bytes = if version == VERSION { 24 } else { 20 };
+        if cursor.bytes.len() < block_count.saturating_mul(summary_bytes) {
             return Err(StoreError::split("the token index is cut short"));
         }
         let mut blocks = Vec::with_capacity(block_count);
         let mut first_word = 0usize;
+        let mut first_row = 0u64;
         for _ in 0..block_count {
+            let rows = if version == VERSION {
+                cursor.u32()?
+            } else {
+                (row_count - first_row).min(PAGE_ROWS as u64) as u32
+            };
             let buckets = cursor.u32()? as usize;
             let min_time = cursor.i64()?;
             let max_time = cursor.i64()?;
             if buckets == 0 {
                 return Err(StoreError::split("a token index block has no filter"));
             }
+            let page = first_row / PAGE_ROWS as u64;
+            let end_row = first_row + u64::from(rows);
+            if rows == 0 || end_row > row_count || (end_row - 1) / PAGE_ROWS as u64 != page {
+                return Err(inconsistent());
+            }
             blocks.push(BlockSummary {
+                first_row,
+                rows,
                 min_time,
                 max_time,
                 first_word,
                 buckets,
             });
+            first_row = end_row;
             first_word = first_word
                 .checked_add(buckets * 8)
                 .ok_or_else(|| StoreError::split("the token index is too large"))?;
+        }
+        if first_row != row_count {
+            return Err(inconsistent());
         }
         if cursor.bytes.len() != first_word * 4 {
             return Err(StoreError::split(
@@ -374,6 +240,13 @@ impl TokenIndex {
             .collect()
     }
 
+    /// The rows of block `block`, by row number in the split.
+    pub fn block_rows(&self, block: usize) -> Option<Range<u64>> {
+        self.blocks
+            .get(block)
+            .map(|summary| summary.first_row..summary.first_row + u64::from(summary.rows))
+    }
+
     /// The time range `(min, max)` of block `block`, seconds.
     pub fn block_time_range(&self, block: usize) -> Option<(i64, i64)> {
         self.blocks
@@ -405,7 +278,7 @@ impl TokenIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_model::{Field, LogTime};
+    use cairn_model::{Field, LogRecord, LogTime};
 
     fn record(seconds: u32, message: &str) -> LogRecord {
         LogRecord {
@@ -435,7 +308,7 @@ mod tests {
             let query = TokenQuery::all_tokens([token.as_bytes()]);
             let candidates = index.candidate_blocks(&query, 0, i64::MAX);
             assert!(
-                candidates.contains(&(row as usize / BLOCK_ROWS)),
+                candidates.contains(&(row as usize / PAGE_ROWS)),
                 "row {row}"
             );
         }
@@ -446,6 +319,92 @@ mod tests {
             index.candidate_blocks(&TokenQuery::Everything, 0, 1010),
             [0]
         );
+    }
+
+    #[test]
+    fn a_record_far_away_in_time_gets_a_block_of_its_own() {
+        // Rows 0..3000 at ~1 s apart, with row 1500 stamped two hours later.
+        let records: Vec<LogRecord> = (0..3000u32)
+            .map(|row| {
+                let seconds = if row == 1500 {
+                    10_000 + 7200
+                } else {
+                    10_000 + row / 4
+                };
+                record(seconds, &format!("line {row}"))
+            })
+            .collect();
+        let borrowed: Vec<&LogRecord> = records.iter().collect();
+        let index = TokenIndex::parse(&build_token_index(&borrowed)).expect("parse");
+        let blocks: Vec<(Range<u64>, (i64, i64))> = (0..index.block_count())
+            .map(|block| {
+                let rows = index.block_rows(block).expect("rows");
+                (rows, index.block_time_range(block).expect("range"))
+            })
+            .collect();
+        assert_eq!(
+            blocks
+                .iter()
+                .map(|(rows, _)| rows.clone())
+                .collect::<Vec<_>>(),
+            [0..1024, 1024..1500, 1500..1501, 1501..2048, 2048..3000]
+        );
+        assert_eq!(blocks[2].1, (17_200, 17_200));
+        // Its neighbours keep tight ranges, so a newest-first search does not read them.
+        assert!(blocks[1].1 .1 < 10_000 + 400 && blocks[3].1 .1 < 10_000 + 600);
+        let late = TokenQuery::all_tokens([&b"1500"[..]]);
+        assert_eq!(index.candidate_blocks(&late, 17_000, i64::MAX), [2]);
+    }
+
+    #[test]
+    fn rows_alternating_in_time_cost_a_bounded_number_of_blocks() {
+        let records: Vec<LogRecord> = (0..2048u32)
+            .map(|row| record(if row % 2 == 0 { 1_000 } else { 90_000 }, "x"))
+            .collect();
+        let borrowed: Vec<&LogRecord> = records.iter().collect();
+        let index = TokenIndex::parse(&build_token_index(&borrowed)).expect("parse");
+        assert_eq!(
+            index.block_count(),
+            2 * (1 + builder::MAX_TIME_CUTS_PER_PAGE)
+        );
+        let covered: u64 = (0..index.block_count())
+            .map(|block| {
+                let rows = index.block_rows(block).expect("rows");
+                assert_eq!(rows.start / 1024, (rows.end - 1) / 1024, "{rows:?}");
+                rows.end - rows.start
+            })
+            .sum();
+        assert_eq!(covered, 2048);
+    }
+
+    /// A version 1 file (blocks are whole pages, no row counts) made from a version 2 one.
+    fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+        let body = &bytes[..bytes.len() - 4];
+        let block_count = u32::from_le_bytes(body[24..28].try_into().expect("4 bytes")) as usize;
+        let delimiters = u32::from_le_bytes(body[28..32].try_into().expect("4 bytes")) as usize;
+        let table = 32 + delimiters;
+        let mut out = body[..table].to_vec();
+        out[8..12].copy_from_slice(&1u32.to_le_bytes());
+        for block in 0..block_count {
+            let at = table + block * 24;
+            out.extend_from_slice(&body[at + 4..at + 24]);
+        }
+        out.extend_from_slice(&body[table + block_count * 24..]);
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn version_1_files_are_still_read() {
+        let records: Vec<LogRecord> = (0..2500)
+            .map(|row| record(1000 + row / 100, &format!("GET /item/{row}")))
+            .collect();
+        let borrowed: Vec<&LogRecord> = records.iter().collect();
+        let current = TokenIndex::parse(&build_token_index(&borrowed)).expect("v2");
+        let old = TokenIndex::parse(&as_version_1(&build_token_index(&borrowed))).expect("v1");
+        assert_eq!(old, current);
+        assert_eq!(old.block_rows(2), Some(2048..2500));
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! Building a token index row by row, and where its blocks end.
+//!
+//! A block ends at every page boundary (every [`PAGE_ROWS`] rows of the split), so that
+//! reading a block never decodes more than one page per column. Inside a page a block also
+//! ends before a row whose time is far outside the block's range (see [`is_time_jump`]): a
+//! record stamped hours away from its neighbours (a late upload, a clock gone wrong) gets a
+//! block of its own instead of stretching its neighbours' time range, which would make every
+//! time-ordered search read them. At most [`MAX_TIME_CUTS_PER_PAGE`] such cuts happen per
+//! page, so rows whose times alternate wildly cost a bounded number of blocks.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer, DEFAULT_TOKEN_DELIMITERS};
+
+use super::{bucket_of, masks, BITS_PER_TOKEN, MAGIC, PAGE_ROWS, VERSION};
+
+/// A row this far (seconds) outside its block's time range starts a new block, unless the
+/// block already spans more than this (then the span itself is the tolerance).
+pub(crate) const TIME_JUMP_SECONDS: i64 = 600;
+/// Blocks cut by time jumps within one page, at most.
+pub(crate) const MAX_TIME_CUTS_PER_PAGE: usize = 4;
+
+/// Whether a row at `time` is too far from a block spanning `min..=max` to join it.
+fn is_time_jump(min: i64, max: i64, time: i64) -> bool {
+    let tolerance = TIME_JUMP_SECONDS.max(max.saturating_sub(min));
+    time < min.saturating_sub(tolerance) || time > max.saturating_add(tolerance)
+}
+
+/// Hashes a token hash to itself: the values are already xxh3 outputs, evenly spread, so the
+/// set that deduplicates a block's tokens need not hash them again.
+#[derive(Debug, Default)]
+struct TokenHashHasher(u64);
+
+impl Hasher for TokenHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// A closed block, as the file's block table holds it.
+struct ClosedBlock {
+    rows: u32,
+    buckets: u32,
+    min_time: i64,
+    max_time: i64,
+}
+
+/// Builds a token index row by row: [`TokenIndexBuilder::start_row`], then the row's texts
+/// with [`TokenIndexBuilder::add_text`]; blocks close as the module doc says.
+pub struct TokenIndexBuilder {
+    tokenizer: Tokenizer,
+    closed: Vec<ClosedBlock>,
+    words: Vec<u32>,
+    /// The open block's distinct token hashes.
+    hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>>,
+    rows_in_block: usize,
+    /// Blocks cut by a time jump in the current page.
+    time_cuts_in_page: usize,
+    row_count: u64,
+    min_time: i64,
+    max_time: i64,
+}
+
+impl Default for TokenIndexBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenIndexBuilder {
+    /// An empty index, tokenizing with SLS's default delimiters.
+    pub fn new() -> Self {
+        TokenIndexBuilder {
+            tokenizer: Tokenizer::sls_default(),
+            closed: Vec::new(),
+            words: Vec::new(),
+            hashes: HashSet::default(),
+            rows_in_block: 0,
+            time_cuts_in_page: 0,
+            row_count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+        }
+    }
+
+    /// Starts the next row, whose time is `time_seconds`. Returns whether the row opens a new
+    /// block (texts common to many rows need only be added once per block).
+    pub fn start_row(&mut self, time_seconds: i64) -> bool {
+        if self.rows_in_block > 0 {
+            if self.row_count.is_multiple_of(PAGE_ROWS as u64) {
+                self.close_block();
+                self.time_cuts_in_page = 0;
+            } else if self.time_cuts_in_page < MAX_TIME_CUTS_PER_PAGE
+                && is_time_jump(self.min_time, self.max_time, time_seconds)
+            {
+                self.close_block();
+                self.time_cuts_in_page += 1;
+            }
+        }
+        self.rows_in_block += 1;
+        self.row_count += 1;
+        self.min_time = self.min_time.min(time_seconds);
+        self.max_time = self.max_time.max(time_seconds);
+        self.rows_in_block == 1
+    }
+
+    /// Adds the tokens of `text` to the current row's block.
+    pub fn add_text(&mut self, text: &[u8]) {
+        self.hashes
+            .extend(self.tokenizer.tokens(text).map(fold_token_hash));
+    }
+
+    fn close_block(&mut self) {
+        let buckets = (self.hashes.len() * BITS_PER_TOKEN).div_ceil(256).max(1);
+        let first = self.words.len();
+        self.words.resize(first + buckets * 8, 0);
+        let filter = &mut self.words[first..];
+        for &hash in &self.hashes {
+            let bucket = bucket_of(hash, buckets);
+            for (word, mask) in filter[bucket * 8..bucket * 8 + 8]
+                .iter_mut()
+                .zip(masks(hash))
+            {
+                *word |= mask;
+            }
+        }
+        self.closed.push(ClosedBlock {
+            rows: self.rows_in_block as u32,
+            buckets: buckets as u32,
+            min_time: self.min_time,
+            max_time: self.max_time,
+        });
+        self.hashes.clear();
+        self.rows_in_block = 0;
+        self.min_time = i64::MAX;
+        self.max_time = i64::MIN;
+    }
+
+    /// The index file's bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.rows_in_block > 0 {
+            self.close_block();
+        }
+        let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
+        let mut out = Vec::with_capacity(
+            40 + delimiters.len() + self.closed.len() * 24 + self.words.len() * 4,
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(PAGE_ROWS as u32).to_le_bytes());
+        out.extend_from_slice(&self.row_count.to_le_bytes());
+        out.extend_from_slice(&(self.closed.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
+        out.extend_from_slice(delimiters);
+        for block in &self.closed {
+            out.extend_from_slice(&block.rows.to_le_bytes());
+            out.extend_from_slice(&block.buckets.to_le_bytes());
+            out.extend_from_slice(&block.min_time.to_le_bytes());
+            out.extend_from_slice(&block.max_time.to_le_bytes());
+        }
+        for word in &self.words {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+}
+
+/// Builds the token index of `records` (in row order) into its file bytes.
+pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
+    let mut builder = TokenIndexBuilder::new();
+    // Keys repeat from record to record: a key equal to the previous record's key at the
+    // same position (in the same block) is already in the block's set.
+    let mut previous: Option<&LogRecord> = None;
+    for &record in records {
+        if builder.start_row(i64::from(record.time.seconds)) {
+            previous = None;
+        }
+        if previous.is_none_or(|previous| previous.topic != record.topic) {
+            builder.add_text(&record.topic);
+        }
+        if previous.is_none_or(|previous| previous.source != record.source) {
+            builder.add_text(&record.source);
+        }
+        let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
+            previous
+                .and_then(|previous| fields(previous).get(at))
+                .is_some_and(|earlier| earlier.key == key)
+        };
+        for (at, tag) in record.tags.iter().enumerate() {
+            if !same_key(|r| &r.tags, at, &tag.key) {
+                builder.add_text(&tag.key);
+            }
+            builder.add_text(&tag.value);
+        }
+        for (at, field) in record.contents.iter().enumerate() {
+            if !same_key(|r| &r.contents, at, &field.key) {
+                builder.add_text(&field.key);
+            }
+            builder.add_text(&field.value);
+        }
+        previous = Some(record);
+    }
+    builder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_jumps_are_relative_to_the_block_span() {
+        assert!(!is_time_jump(1000, 1000, 1000 + TIME_JUMP_SECONDS));
+        assert!(is_time_jump(1000, 1000, 1001 + TIME_JUMP_SECONDS));
+        assert!(is_time_jump(1000, 1000, 999 - TIME_JUMP_SECONDS));
+        // A block spanning an hour takes a row an hour past it, not two.
+        assert!(!is_time_jump(0, 3600, 7200));
+        assert!(is_time_jump(0, 3600, 7201));
+        assert!(!is_time_jump(i64::MIN, i64::MAX, 0));
+    }
+}
