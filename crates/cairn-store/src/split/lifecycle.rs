@@ -13,8 +13,9 @@
 //! to the logstore and drop its records from memory; finally tell the WAL writer, which
 //! removes segments holding nothing newer.
 //!
-//! **Merge**: at least `merge_min_inputs` adjacent small splits become one (read, rebuilt,
-//! uploaded, then swapped for the inputs in one catalog transaction).
+//! **Merge**: at least `merge_min_inputs` adjacent small splits become one (their column
+//! chunks copied and token indexes concatenated, or their rows re-encoded when their columns
+//! differ in type; uploaded, then swapped for the inputs in one catalog transaction).
 //!
 //! **Retention**: splits whose newest record is older than the logstore's TTL are removed
 //! from the catalog, then from memory; their files go after a grace period (readers holding
@@ -54,6 +55,7 @@ use crate::split::files::{
 };
 use crate::split::merged::{union_schema, MergedSplitBuilder};
 use crate::split::reader::SplitReader;
+use crate::split::spliced::{can_splice, splice_splits};
 use crate::writer::Command;
 use crate::StoreError;
 
@@ -433,7 +435,8 @@ impl SplitLifecycle {
         Ok(Ok(()))
     }
 
-    /// Builds the merge of `inputs` (adjacent, in offset order): their batches stream from
+    /// Builds the merge of `inputs` (adjacent, in offset order): by copying their column
+    /// chunks when their columns allow (see `split::spliced`), else their batches stream from
     /// the files to a builder on a blocking thread, a few at a time (see `split::merged`).
     async fn merge_inputs(&self, inputs: &[Arc<SplitRecord>]) -> Result<BuiltSplit, StoreError> {
         let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
@@ -445,6 +448,9 @@ impl SplitLifecycle {
         }
         let schemas: Vec<_> = metadata.iter().map(|m| Arc::clone(m.schema())).collect();
         let schema = union_schema(&schemas)?;
+        if can_splice(&schema, &metadata)? {
+            return splice_splits(&self.reader, inputs, &schema).await;
+        }
         let (first_offset, end_offset) = (first.first_offset, last.end_offset);
         let raw_bytes = inputs.iter().map(|split| split.raw_bytes).sum();
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);

@@ -5,7 +5,8 @@
 //! - [`files`]: building, uploading and reading a split's Parquet and index files;
 //! - `reader`: reading a logstore through splits and memory;
 //! - `row_filter`: the rows of a read block that may match, decided on Arrow columns;
-//! - `merged`: building a merged split from its inputs' Arrow batches;
+//! - `spliced`: merging splits by copying their column chunks and concatenating indexes;
+//! - `merged`: merging by re-encoding the inputs' Arrow batches (when splicing cannot);
 //! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
@@ -14,6 +15,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod merged;
 pub mod reader;
 pub(crate) mod row_filter;
+pub(crate) mod spliced;
 pub mod token_index;
 
 pub use lifecycle::{FailpointAction, SplitFailpoint, SplitSettings};

@@ -176,6 +176,14 @@ impl SplitReader {
         }
     }
 
+    /// A split's cached token index and Parquet metadata.
+    pub(crate) async fn cached_split(
+        &self,
+        split: &SplitRecord,
+    ) -> Result<Arc<CachedSplit>, StoreError> {
+        self.cached(split).await
+    }
+
     /// A split's Parquet metadata (cached).
     pub(crate) async fn metadata(
         &self,

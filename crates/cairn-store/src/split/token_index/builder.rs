@@ -11,9 +11,9 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer, DEFAULT_TOKEN_DELIMITERS};
+use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer};
 
-use super::{bucket_of, masks, BITS_PER_TOKEN, MAGIC, PAGE_ROWS, VERSION};
+use super::{bucket_of, encode, masks, BlockHeader, BITS_PER_TOKEN, PAGE_ROWS};
 
 /// A row this far (seconds) outside its block's time range starts a new block, unless the
 /// block already spans more than this (then the span itself is the tolerance).
@@ -48,19 +48,11 @@ impl Hasher for TokenHashHasher {
     }
 }
 
-/// A closed block, as the file's block table holds it.
-struct ClosedBlock {
-    rows: u32,
-    buckets: u32,
-    min_time: i64,
-    max_time: i64,
-}
-
 /// Builds a token index row by row: [`TokenIndexBuilder::start_row`], then the row's texts
 /// with [`TokenIndexBuilder::add_text`]; blocks close as the module doc says.
 pub struct TokenIndexBuilder {
     tokenizer: Tokenizer,
-    closed: Vec<ClosedBlock>,
+    closed: Vec<BlockHeader>,
     words: Vec<u32>,
     /// The open block's distinct token hashes.
     hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>>,
@@ -135,7 +127,7 @@ impl TokenIndexBuilder {
                 *word |= mask;
             }
         }
-        self.closed.push(ClosedBlock {
+        self.closed.push(BlockHeader {
             rows: self.rows_in_block as u32,
             buckets: buckets as u32,
             min_time: self.min_time,
@@ -152,29 +144,7 @@ impl TokenIndexBuilder {
         if self.rows_in_block > 0 {
             self.close_block();
         }
-        let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
-        let mut out = Vec::with_capacity(
-            40 + delimiters.len() + self.closed.len() * 24 + self.words.len() * 4,
-        );
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(PAGE_ROWS as u32).to_le_bytes());
-        out.extend_from_slice(&self.row_count.to_le_bytes());
-        out.extend_from_slice(&(self.closed.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
-        out.extend_from_slice(delimiters);
-        for block in &self.closed {
-            out.extend_from_slice(&block.rows.to_le_bytes());
-            out.extend_from_slice(&block.buckets.to_le_bytes());
-            out.extend_from_slice(&block.min_time.to_le_bytes());
-            out.extend_from_slice(&block.max_time.to_le_bytes());
-        }
-        for word in &self.words {
-            out.extend_from_slice(&word.to_le_bytes());
-        }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        encode(self.row_count, &self.closed, &self.words)
     }
 }
 

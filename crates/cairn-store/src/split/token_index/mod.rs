@@ -7,16 +7,19 @@
 //! [`TokenQuery`]; a block is read only if its time range meets the query's and its filter
 //! may contain the query's tokens. ADR 0009 says why this, not tantivy.
 //!
-//! Blocks never cross a Parquet page boundary (pages hold [`PAGE_ROWS`] rows), so a block
-//! is read by selecting its rows and costs at most one page per column. A page is one block,
-//! or several when rows inside it jump in time ([`builder`] says when).
+//! Blocks never cross a Parquet page boundary (a split's writer starts a page every
+//! [`PAGE_ROWS`] rows of a row group; a spliced merge keeps its inputs' row groups and pages),
+//! so a block is read by selecting its rows and costs at most one page per column. A page is
+//! one block, or several when rows inside it jump in time ([`builder`] says when). A merge
+//! concatenates its inputs' blocks ([`TokenIndex::concatenate`]).
 //!
 //! Invariants:
 //! - No false negatives: a block holding a token always answers "maybe" for it. False
 //!   positives (about 0.5 % per absent token at [`BITS_PER_TOKEN`]) only cost a read.
 //! - The filter is sized per block by its distinct token count, so a block of repetitive
 //!   lines costs little and a block of unique ids stays accurate.
-//! - Blocks cover the rows in order, without gap or overlap, none empty, none crossing a page.
+//! - Blocks cover the rows in order, without gap or overlap, none empty (checked on parse);
+//!   none crosses a page (kept by the writers).
 //! - The file is checksummed; a damaged file is refused, never half-used.
 //!
 //! ## Format (little-endian)
@@ -39,7 +42,7 @@ mod builder;
 
 use std::ops::Range;
 
-use cairn_model::TokenQuery;
+use cairn_model::{TokenQuery, DEFAULT_TOKEN_DELIMITERS};
 
 use crate::StoreError;
 
@@ -64,6 +67,40 @@ const SALT: [u32; 8] = [
     0x9efc_4947,
     0x5c6b_fb31,
 ];
+
+/// A block as the file's block table holds it.
+struct BlockHeader {
+    rows: u32,
+    buckets: u32,
+    min_time: i64,
+    max_time: i64,
+}
+
+/// The bytes of an index file (current version) of `row_count` rows in `blocks`, whose
+/// filters are `words` in block order.
+fn encode(row_count: u64, blocks: &[BlockHeader], words: &[u32]) -> Vec<u8> {
+    let delimiters = DEFAULT_TOKEN_DELIMITERS.as_bytes();
+    let mut out = Vec::with_capacity(40 + delimiters.len() + blocks.len() * 24 + words.len() * 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(PAGE_ROWS as u32).to_le_bytes());
+    out.extend_from_slice(&row_count.to_le_bytes());
+    out.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(delimiters.len() as u32).to_le_bytes());
+    out.extend_from_slice(delimiters);
+    for block in blocks {
+        out.extend_from_slice(&block.rows.to_le_bytes());
+        out.extend_from_slice(&block.buckets.to_le_bytes());
+        out.extend_from_slice(&block.min_time.to_le_bytes());
+        out.extend_from_slice(&block.max_time.to_le_bytes());
+    }
+    for word in words {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
 
 /// One block's summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,9 +215,8 @@ impl TokenIndex {
             if buckets == 0 {
                 return Err(StoreError::split("a token index block has no filter"));
             }
-            let page = first_row / PAGE_ROWS as u64;
             let end_row = first_row + u64::from(rows);
-            if rows == 0 || end_row > row_count || (end_row - 1) / PAGE_ROWS as u64 != page {
+            if rows == 0 || end_row > row_count {
                 return Err(inconsistent());
             }
             blocks.push(BlockSummary {
@@ -252,6 +288,37 @@ impl TokenIndex {
         self.blocks
             .get(block)
             .map(|summary| (summary.min_time, summary.max_time))
+    }
+
+    /// The index file of `indexes` one after the other (the splits of a merge, in row
+    /// order): their blocks and filters unchanged, rows renumbered. Fails if they were
+    /// tokenized with different delimiters.
+    pub fn concatenate(indexes: &[&TokenIndex]) -> Result<Vec<u8>, StoreError> {
+        if indexes
+            .iter()
+            .any(|index| index.delimiters != DEFAULT_TOKEN_DELIMITERS)
+        {
+            return Err(StoreError::split(
+                "token indexes with other delimiters cannot be concatenated",
+            ));
+        }
+        let mut blocks = Vec::new();
+        let mut words = Vec::new();
+        for index in indexes {
+            for block in &index.blocks {
+                blocks.push(BlockHeader {
+                    rows: block.rows,
+                    buckets: block.buckets as u32,
+                    min_time: block.min_time,
+                    max_time: block.max_time,
+                });
+                words.extend_from_slice(
+                    &index.words[block.first_word..block.first_word + block.buckets * 8],
+                );
+            }
+        }
+        let row_count = indexes.iter().map(|index| index.row_count).sum();
+        Ok(encode(row_count, &blocks, &words))
     }
 
     /// Number of rows indexed.
