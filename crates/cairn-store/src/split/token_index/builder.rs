@@ -148,15 +148,22 @@ impl TokenIndexBuilder {
     }
 }
 
+/// Values at least this long are tokenized once per block: a repeat (a user agent, a
+/// referer, a timestamp shared by the block's rows) is looked up instead.
+const REPEATED_VALUE_BYTES: usize = 16;
+
 /// Builds the token index of `records` (in row order) into its file bytes.
 pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
     let mut builder = TokenIndexBuilder::new();
     // Keys repeat from record to record: a key equal to the previous record's key at the
     // same position (in the same block) is already in the block's set.
     let mut previous: Option<&LogRecord> = None;
+    // Long values already tokenized in this block (compared by bytes, so never wrong).
+    let mut seen: HashSet<&[u8], foldhash::fast::RandomState> = HashSet::default();
     for &record in records {
         if builder.start_row(i64::from(record.time.seconds)) {
             previous = None;
+            seen.clear();
         }
         if previous.is_none_or(|previous| previous.topic != record.topic) {
             builder.add_text(&record.topic);
@@ -173,22 +180,55 @@ pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
             if !same_key(|r| &r.tags, at, &tag.key) {
                 builder.add_text(&tag.key);
             }
-            builder.add_text(&tag.value);
+            add_value(&mut builder, &mut seen, &tag.value);
         }
         for (at, field) in record.contents.iter().enumerate() {
             if !same_key(|r| &r.contents, at, &field.key) {
                 builder.add_text(&field.key);
             }
-            builder.add_text(&field.value);
+            add_value(&mut builder, &mut seen, &field.value);
         }
         previous = Some(record);
     }
     builder.finish()
 }
 
+/// Adds `value` to the open block, unless it is a long value the block already holds.
+fn add_value<'r>(
+    builder: &mut TokenIndexBuilder,
+    seen: &mut HashSet<&'r [u8], foldhash::fast::RandomState>,
+    value: &'r [u8],
+) {
+    if value.len() < REPEATED_VALUE_BYTES || seen.insert(value) {
+        builder.add_text(value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_long_value_is_in_every_block_that_holds_it() {
+        use crate::split::token_index::TokenIndex;
+        use cairn_model::{LogTime, TokenQuery};
+        let records: Vec<LogRecord> = (0..3000u32)
+            .map(|row| LogRecord {
+                time: LogTime::new(1000, 0),
+                contents: vec![
+                    Field::new("agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/118.0"),
+                    Field::new("row", format!("row number {row:08}")),
+                ],
+                ..LogRecord::default()
+            })
+            .collect();
+        let borrowed: Vec<&LogRecord> = records.iter().collect();
+        let index = TokenIndex::parse(&build_token_index(&borrowed)).expect("parse");
+        let firefox = TokenQuery::all_tokens([&b"firefox"[..]]);
+        assert_eq!(index.candidate_blocks(&firefox, 0, i64::MAX), [0, 1, 2]);
+        let last = TokenQuery::all_tokens([&b"00002999"[..]]);
+        assert_eq!(index.candidate_blocks(&last, 0, i64::MAX), [2]);
+    }
 
     #[test]
     fn time_jumps_are_relative_to_the_block_span() {
