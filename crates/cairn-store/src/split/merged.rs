@@ -1,5 +1,6 @@
 //! Building a merged split from its inputs' Arrow batches, without turning a row into a
-//! record.
+//! record: the fallback for inputs `split::spliced` cannot copy (a column whose type differs
+//! between inputs, or a file without a page index).
 //!
 //! A merge reads its inputs (adjacent splits, contiguous offsets) one batch at a time and
 //! feeds the batches, in offset order, to a [`MergedSplitBuilder`]: each is widened to the
