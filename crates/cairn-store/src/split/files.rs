@@ -78,6 +78,32 @@ pub struct BuiltSplit {
     pub raw_bytes: u64,
 }
 
+impl BuiltSplit {
+    /// The catalog's record of this split once uploaded as `split_id`.
+    pub(crate) fn catalog_record(
+        &self,
+        split_id: String,
+        logstore: LogstoreId,
+        merge_level: u32,
+        published_at: i64,
+    ) -> cairn_meta::SplitRecord {
+        cairn_meta::SplitRecord {
+            split_id,
+            logstore,
+            first_offset: self.first_offset,
+            end_offset: self.end_offset,
+            min_time: self.min_time,
+            max_time: self.max_time,
+            row_count: self.row_count,
+            raw_bytes: self.raw_bytes,
+            parquet_bytes: self.parquet.len() as u64,
+            index_bytes: self.index.len() as u64,
+            merge_level,
+            published_at,
+        }
+    }
+}
+
 /// How every split's Parquet file is written (flushes and merges alike).
 pub(crate) fn writer_properties() -> Result<WriterProperties, StoreError> {
     Ok(WriterProperties::builder()

@@ -359,20 +359,7 @@ impl SplitLifecycle {
     ) -> Result<SplitRecord, StoreError> {
         let split_id = uuid::Uuid::new_v4().simple().to_string();
         upload_split(&*self.settings.object_store, logstore, &split_id, &built).await?;
-        Ok(SplitRecord {
-            split_id,
-            logstore,
-            first_offset: built.first_offset,
-            end_offset: built.end_offset,
-            min_time: built.min_time,
-            max_time: built.max_time,
-            row_count: built.row_count,
-            raw_bytes: built.raw_bytes,
-            parquet_bytes: built.parquet.len() as u64,
-            index_bytes: built.index.len() as u64,
-            merge_level,
-            published_at: unix_now(),
-        })
+        Ok(built.catalog_record(split_id, logstore, merge_level, unix_now()))
     }
 
     /// Merges the first run of small adjacent splits of `logstore`, if there is one.

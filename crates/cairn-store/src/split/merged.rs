@@ -249,7 +249,7 @@ fn column<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> Result<&'b T, S
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::split::files::{
         build_split, load_parquet_metadata, parquet_path, read_split_records, stream_split_batches,
@@ -261,7 +261,14 @@ mod tests {
     use object_store::memory::InMemory;
     use object_store::ObjectStore;
 
-    fn records(count: u32, first_time: u32, fields: &[&str], tag: Option<&str>) -> Vec<LogRecord> {
+    /// `count` records from `first_time` on (one a second), with `fields` as content keys
+    /// (values `key-row`) and, if given, tag `tag` (values `hostROW`).
+    pub(crate) fn records(
+        count: u32,
+        first_time: u32,
+        fields: &[&str],
+        tag: Option<&str>,
+    ) -> Vec<LogRecord> {
         (0..count)
             .map(|row| LogRecord {
                 time: LogTime::new(first_time + row, row),

@@ -279,27 +279,11 @@ mod tests {
     use crate::split::files::{
         build_split, load_parquet_metadata, read_split_records, upload_split,
     };
+    use crate::split::merged::tests::records;
     use crate::split::merged::union_schema;
-    use cairn_model::{Field, LogRecord, LogTime, LogstoreId, TokenQuery};
+    use cairn_model::{LogRecord, LogstoreId, TokenQuery};
     use object_store::memory::InMemory;
     use object_store::ObjectStore;
-
-    fn records(count: u32, first_time: u32, fields: &[&str], tag: Option<&str>) -> Vec<LogRecord> {
-        (0..count)
-            .map(|row| LogRecord {
-                time: LogTime::new(first_time + row / 8, row),
-                topic: b"topic".to_vec().into(),
-                contents: fields
-                    .iter()
-                    .map(|key| Field::new(*key, format!("{key}-{row}")))
-                    .collect(),
-                tags: tag
-                    .map(|key| vec![Field::new(key, format!("host{row}"))])
-                    .unwrap_or_default(),
-                ..LogRecord::default()
-            })
-            .collect()
-    }
 
     /// Uploads `parts` as adjacent splits from offset 100 on.
     async fn upload(
@@ -317,20 +301,7 @@ mod tests {
             upload_split(&**store, logstore, &split_id, &built)
                 .await
                 .expect("upload");
-            splits.push(Arc::new(SplitRecord {
-                split_id,
-                logstore,
-                first_offset: built.first_offset,
-                end_offset: built.end_offset,
-                min_time: built.min_time,
-                max_time: built.max_time,
-                row_count: built.row_count,
-                raw_bytes: built.raw_bytes,
-                parquet_bytes: built.parquet.len() as u64,
-                index_bytes: built.index.len() as u64,
-                merge_level: 0,
-                published_at: 0,
-            }));
+            splits.push(Arc::new(built.catalog_record(split_id, logstore, 0, 0)));
             offset = built.end_offset;
         }
         splits
