@@ -5,7 +5,7 @@
 //! A merge reads its inputs (adjacent splits, contiguous offsets) one batch at a time and
 //! feeds the batches, in offset order, to a [`MergedSplitBuilder`]: each is widened to the
 //! union of the inputs' columns (a column an input lacks is null there), re-cut into runs of
-//! whole 1,024-row blocks so Parquet pages stay aligned with token-index blocks, written to
+//! whole 1,024-row pages so no token-index block crosses a page, written to
 //! the Parquet writer and tokenized into the new index. Memory holds a few batches and the
 //! compressed output, never the inputs' records.
 //!
