@@ -91,7 +91,8 @@ impl SplitReader {
         }
     }
 
-    async fn cached(&self, split: &SplitRecord) -> Result<Arc<CachedSplit>, StoreError> {
+    /// A split's token index and Parquet metadata, from the cache or loaded into it.
+    pub(crate) async fn cached(&self, split: &SplitRecord) -> Result<Arc<CachedSplit>, StoreError> {
         if let Some(hit) = self
             .cache
             .lock()
@@ -174,14 +175,6 @@ impl SplitReader {
             })
             .await
         }
-    }
-
-    /// A split's cached token index and Parquet metadata.
-    pub(crate) async fn cached_split(
-        &self,
-        split: &SplitRecord,
-    ) -> Result<Arc<CachedSplit>, StoreError> {
-        self.cached(split).await
     }
 
     /// A split's Parquet metadata (cached).
@@ -434,7 +427,6 @@ impl SplitReader {
             out.extend(
                 records
                     .into_iter()
-                    .filter(|(at, _)| (position..end).contains(at))
                     .map(|(at, record)| (at, Arc::new(record))),
             );
             position = end;

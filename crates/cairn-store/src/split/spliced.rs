@@ -48,9 +48,43 @@ fn parquet_schema(schema: &SchemaRef) -> Result<SchemaDescriptor, StoreError> {
         .map_err(parquet_error("converting the merged schema"))
 }
 
-/// Whether inputs with `metadata` can be spliced into a file of `schema`: every input
-/// column is in the union with the same descriptor, every column missing from an input is
-/// nullable text, and every input has its page index.
+/// Where each column of the merged file comes from in an input with columns `input`: its
+/// position there, or `None` for a column the input lacks (written as NULLs). `None` overall
+/// if the input cannot be spliced: one of its columns is not in the merged file with the same
+/// descriptor, or a column it lacks is not nullable text.
+fn column_sources(
+    merged: &SchemaDescriptor,
+    input: &SchemaDescriptor,
+) -> Option<Vec<Option<usize>>> {
+    let all_known = input
+        .columns()
+        .iter()
+        .all(|column| merged.columns().contains(column));
+    let sources: Vec<Option<usize>> = merged
+        .columns()
+        .iter()
+        .map(|merged_column| {
+            input
+                .columns()
+                .iter()
+                .position(|column| column == merged_column)
+        })
+        .collect();
+    let missing_are_text = merged
+        .columns()
+        .iter()
+        .zip(&sources)
+        .all(|(column, source)| {
+            source.is_some()
+                || (column.physical_type() == PhysicalType::BYTE_ARRAY
+                    && column.max_def_level() == 1
+                    && column.max_rep_level() == 0)
+        });
+    (all_known && missing_are_text).then_some(sources)
+}
+
+/// Whether inputs with `metadata` can be spliced into a file of `schema`: their columns fit
+/// (see [`column_sources`]) and every input has its page index.
 pub(crate) fn can_splice(
     schema: &SchemaRef,
     metadata: &[ArrowReaderMetadata],
@@ -58,24 +92,9 @@ pub(crate) fn can_splice(
     let merged = parquet_schema(schema)?;
     Ok(metadata.iter().all(|input| {
         let parquet = input.metadata();
-        let columns = parquet.file_metadata().schema_descr();
-        let has_page_index = parquet.offset_index().is_some() && parquet.column_index().is_some();
-        let all_known = columns.columns().iter().all(|column| {
-            merged
-                .columns()
-                .iter()
-                .any(|merged_column| merged_column == column)
-        });
-        let missing_are_text = merged.columns().iter().all(|merged_column| {
-            columns
-                .columns()
-                .iter()
-                .any(|column| column == merged_column)
-                || (merged_column.physical_type() == PhysicalType::BYTE_ARRAY
-                    && merged_column.max_def_level() == 1
-                    && merged_column.max_rep_level() == 0)
-        });
-        has_page_index && all_known && missing_are_text
+        parquet.offset_index().is_some()
+            && parquet.column_index().is_some()
+            && column_sources(&merged, parquet.file_metadata().schema_descr()).is_some()
     }))
 }
 
@@ -149,18 +168,18 @@ impl SplicedSplitBuilder {
         else {
             return Err(StoreError::split("a merge input has no page index"));
         };
-        let input_columns = parquet.file_metadata().schema_descr();
+        let sources = column_sources(&self.merged, parquet.file_metadata().schema_descr())
+            .ok_or_else(|| {
+                StoreError::split("a merge input's columns do not fit the merged file")
+            })?;
+        let nulls = vec![0i16; PAGE_ROWS];
         for (group_number, group) in parquet.row_groups().iter().enumerate() {
             let mut row_group = self
                 .writer
                 .next_row_group()
                 .map_err(parquet_error("starting a merged row group"))?;
-            for merged_column in self.merged.columns() {
-                let found = input_columns
-                    .columns()
-                    .iter()
-                    .position(|column| column == merged_column);
-                match found {
+            for source in &sources {
+                match *source {
                     Some(at) => {
                         let chunk = group.column(at);
                         let close = ColumnCloseResult {
@@ -188,7 +207,6 @@ impl SplicedSplitBuilder {
                             .ok_or_else(|| {
                                 StoreError::split("the merged file ran out of columns")
                             })?;
-                        let nulls = vec![0i16; PAGE_ROWS];
                         let mut left = group.num_rows() as usize;
                         while left > 0 {
                             let rows = left.min(PAGE_ROWS);
@@ -257,7 +275,7 @@ pub(crate) async fn splice_splits(
     let mut builder = SplicedSplitBuilder::new(schema, first.first_offset)?;
     let store = reader.store();
     for split in inputs {
-        let cached = reader.cached_split(split).await?;
+        let cached = reader.cached(split).await?;
         let parquet = read_object(&*store, &parquet_path(split.logstore, &split.split_id)).await?;
         let input = SpliceInput {
             parquet,

@@ -124,6 +124,15 @@ async fn append_numbered(
     }
 }
 
+/// Appends one record per message, all stamped `seconds`, in one request.
+async fn append_at(engine: &LogEngine, logstore: i64, messages: &[String], seconds: u32) {
+    let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+    engine
+        .append(request(logstore, group(&refs, seconds)))
+        .await
+        .expect("append");
+}
+
 /// Reads the whole logstore by offset, checking offsets are contiguous.
 async fn read_all(engine: &LogEngine, logstore: i64) -> Vec<String> {
     let mut offset = engine.first_offset(LogstoreId(logstore));
@@ -468,11 +477,7 @@ async fn the_newest_records_are_found_without_reading_every_block() {
     // Ten splits of 2048 records, each a later second than the one before.
     for split in 0..10u32 {
         let names: Vec<String> = (0..2048).map(|n| format!("t{split}-{n}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        engine
-            .append(request(logstore, group(&refs, start + split)))
-            .await
-            .expect("append");
+        append_at(&engine, logstore, &names, start + split).await;
         engine.flush(LogstoreId(logstore)).await.expect("flush");
     }
     engine
@@ -546,11 +551,7 @@ async fn a_late_record_does_not_make_its_neighbours_look_new() {
             (late, now()),
             (after, start + split),
         ] {
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            engine
-                .append(request(logstore, group(&refs, time)))
-                .await
-                .expect("append");
+            append_at(&engine, logstore, &names, time).await;
         }
         engine.flush(LogstoreId(logstore)).await.expect("flush");
     }

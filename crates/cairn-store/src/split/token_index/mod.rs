@@ -302,21 +302,21 @@ impl TokenIndex {
                 "token indexes with other delimiters cannot be concatenated",
             ));
         }
-        let mut blocks = Vec::new();
-        let mut words = Vec::new();
-        for index in indexes {
-            for block in &index.blocks {
-                blocks.push(BlockHeader {
-                    rows: block.rows,
-                    buckets: block.buckets as u32,
-                    min_time: block.min_time,
-                    max_time: block.max_time,
-                });
-                words.extend_from_slice(
-                    &index.words[block.first_word..block.first_word + block.buckets * 8],
-                );
-            }
-        }
+        // Each index's words are its blocks' filters in block order, so they concatenate too.
+        let blocks: Vec<BlockHeader> = indexes
+            .iter()
+            .flat_map(|index| &index.blocks)
+            .map(|block| BlockHeader {
+                rows: block.rows,
+                buckets: block.buckets as u32,
+                min_time: block.min_time,
+                max_time: block.max_time,
+            })
+            .collect();
+        let words: Vec<u32> = indexes
+            .iter()
+            .flat_map(|index| index.words.iter().copied())
+            .collect();
         let row_count = indexes.iter().map(|index| index.row_count).sum();
         Ok(encode(row_count, &blocks, &words))
     }
