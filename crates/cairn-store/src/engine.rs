@@ -393,13 +393,8 @@ impl LogEngine {
             .collect();
         let memory = snapshot
             .records
-            .iter()
-            .zip(snapshot.base_offset..)
-            .filter(|(record, _)| {
-                let time = record.time.as_nanos();
-                from.as_nanos() <= time && time < to.as_nanos()
-            })
-            .map(|(record, offset)| (offset, Arc::clone(record)))
+            .in_range(from.as_nanos(), to.as_nanos())
+            .map(|(at, record)| (snapshot.base_offset + at as u64, Arc::clone(record)))
             .collect();
         QuerySources {
             object_store: self.splits.as_ref().map(|splits| splits.reader.store()),
@@ -419,7 +414,7 @@ impl LogEngine {
 
     /// The published splits of a logstore, by first offset.
     pub fn splits(&self, logstore: LogstoreId) -> Vec<Arc<SplitRecord>> {
-        self.memtable.snapshot(logstore).splits
+        self.memtable.splits(logstore)
     }
 
     /// Flushes a logstore's records in memory into a split now (they would be flushed by

@@ -24,7 +24,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder, UInt64Array,
+    Array, ArrayRef, BinaryArray, BinaryBuilder, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt64Array,
 };
 use arrow::datatypes::{DataType, Field as ArrowField, Schema};
 use bytes::Bytes;
@@ -51,6 +52,19 @@ fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(valid) => std::borrow::Cow::Borrowed(valid),
         Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// A column of values as text, checked as UTF-8 in one pass over its whole value buffer
+/// (far cheaper than value by value); only a column that fails is converted value by value,
+/// invalid bytes becoming U+FFFD.
+fn text_column(values: BinaryArray) -> StringArray {
+    match StringArray::try_from_binary(values.clone()) {
+        Ok(text) => text,
+        Err(_) => values
+            .iter()
+            .map(|value| value.map(String::from_utf8_lossy))
+            .collect(),
     }
 }
 
@@ -177,19 +191,19 @@ impl BatchLayout {
             Arc::new(UInt64Array::from_iter_values(
                 records.iter().map(|(offset, _)| *offset),
             )),
-            Arc::new(StringArray::from_iter(
-                records.iter().map(|(_, r)| Some(text(&r.topic))),
-            )),
-            Arc::new(StringArray::from_iter(
-                records.iter().map(|(_, r)| Some(text(&r.source))),
-            )),
+            Arc::new(text_column(BinaryArray::from_iter_values(
+                records.iter().map(|(_, r)| &r.topic),
+            ))),
+            Arc::new(text_column(BinaryArray::from_iter_values(
+                records.iter().map(|(_, r)| &r.source),
+            ))),
         ];
-        let mut tag_builders: Vec<StringBuilder> =
-            self.tag_keys.iter().map(|_| StringBuilder::new()).collect();
-        let mut content_builders: Vec<StringBuilder> = self
+        let mut tag_builders: Vec<BinaryBuilder> =
+            self.tag_keys.iter().map(|_| BinaryBuilder::new()).collect();
+        let mut content_builders: Vec<BinaryBuilder> = self
             .content_columns
             .iter()
-            .map(|_| StringBuilder::new())
+            .map(|_| BinaryBuilder::new())
             .collect();
         let mut row_tags: Vec<Option<&[u8]>> = vec![None; self.tag_keys.len()];
         let mut row_contents: Vec<Option<&[u8]>> = vec![None; self.content_columns.len()];
@@ -232,14 +246,14 @@ impl BatchLayout {
                 }
             }
             for (builder, value) in tag_builders.iter_mut().zip(&row_tags) {
-                builder.append_option(value.map(text));
+                builder.append_option(*value);
             }
             for (builder, value) in content_builders.iter_mut().zip(&row_contents) {
-                builder.append_option(value.map(text));
+                builder.append_option(*value);
             }
         }
         for mut builder in tag_builders.into_iter().chain(content_builders) {
-            columns.push(Arc::new(builder.finish()));
+            columns.push(Arc::new(text_column(builder.finish())));
         }
         RecordBatch::try_new(self.schema(), columns)
             .map_err(|error| StoreError::split(format!("building a record batch: {error}")))
@@ -410,5 +424,35 @@ mod tests {
             .contents
             .sort_by_key(|field| content_column(&field.key_text()));
         assert_eq!(back[1].1, expected);
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters_and_valid_columns_stay_exact() {
+        let raw = |seconds: u32, msg: &'static [u8], level: &'static str| LogRecord {
+            contents: vec![
+                Field {
+                    key: Bytes::from_static(b"msg"),
+                    value: Bytes::from_static(msg),
+                },
+                Field::new("level", level),
+            ],
+            ..record(seconds, &[], &[])
+        };
+        // "é" cut in half across two rows of one column: each value is invalid alone, but
+        // the column's buffer holds them side by side and is valid UTF-8 as a whole, so a
+        // check of the buffer alone would pass it.
+        let first = raw(10, b"caf\xc3", "info");
+        let second = raw(11, b"\xa9!", "\u{fc}");
+        let mut third = raw(12, "café".as_bytes(), "warn");
+        third.source = Bytes::from_static(b"\xff10.0.0.2");
+        let batch = records_to_batch(&[(0, &first), (1, &second), (2, &third)]).expect("batch");
+        let back = batch_to_records(&batch).expect("records");
+        let msg = |row: usize| back[row].1.field("msg").map(<[u8]>::to_vec);
+        assert_eq!(msg(0), Some("caf\u{FFFD}".as_bytes().to_vec()));
+        assert_eq!(msg(1), Some("\u{FFFD}!".as_bytes().to_vec()));
+        assert_eq!(msg(2), Some("café".as_bytes().to_vec()));
+        assert_eq!(back[1].1.field("level"), Some("ü".as_bytes()));
+        assert_eq!(back[2].1.source, "\u{FFFD}10.0.0.2".as_bytes());
+        assert_eq!(back[0].1.source, "10.0.0.1".as_bytes());
     }
 }

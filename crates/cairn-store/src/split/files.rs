@@ -26,19 +26,14 @@ use parquet::arrow::arrow_reader::{
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder};
-use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::PageIndexPolicy;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::split::columns::{batch_to_records, BatchLayout};
+use crate::split::encoding::writer_properties;
 use crate::split::row_filter::candidate_rows;
 use crate::split::token_index::{build_token_index, PAGE_ROWS};
 use crate::StoreError;
 
-/// Rows per Parquet row group.
-const ROW_GROUP_ROWS: usize = 64 * PAGE_ROWS;
-/// Largest dictionary page per column chunk.
-const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 /// Rows converted to Arrow at a time while writing.
 pub(crate) const WRITE_CHUNK_ROWS: usize = 8 * PAGE_ROWS;
 
@@ -104,25 +99,6 @@ impl BuiltSplit {
     }
 }
 
-/// How every split's Parquet file is written (flushes and merges alike).
-pub(crate) fn writer_properties() -> Result<WriterProperties, StoreError> {
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3)
-                .map_err(|error| StoreError::split(format!("zstd level: {error}")))?,
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_write_batch_size(PAGE_ROWS)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        // A reader decompresses a column's dictionary page for every row group it touches,
-        // even to read one block: keep it small. Low-cardinality columns (status, method,
-        // level) stay dictionary-encoded; text falls back to plain pages early.
-        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
-        .set_created_by("cairn".to_owned())
-        .build())
-}
-
 /// Builds a split of `records`: contiguous offsets in order, at least one record.
 pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreError> {
     let (Some((first_offset, _)), Some((last_offset, _))) = (records.first(), records.last())
@@ -133,13 +109,19 @@ pub fn build_split(records: &[(u64, &LogRecord)]) -> Result<BuiltSplit, StoreErr
         return Err(StoreError::split("a split's offsets must be contiguous"));
     }
     let layout = BatchLayout::of(records.iter().map(|(_, record)| *record));
-    let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(writer_properties()?))
+    let mut chunks = records.chunks(WRITE_CHUNK_ROWS);
+    let first = layout.batch(chunks.next().unwrap_or_default())?;
+    let properties = writer_properties(Some(&first))?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), layout.schema(), Some(properties))
         .map_err(|error| StoreError::split(format!("starting a parquet file: {error}")))?;
-    for chunk in records.chunks(WRITE_CHUNK_ROWS) {
-        let batch = layout.batch(chunk)?;
+    let mut write = |batch: &RecordBatch| {
         writer
-            .write(&batch)
-            .map_err(|error| StoreError::split(format!("writing a parquet file: {error}")))?;
+            .write(batch)
+            .map_err(|error| StoreError::split(format!("writing a parquet file: {error}")))
+    };
+    write(&first)?;
+    for chunk in chunks {
+        write(&layout.batch(chunk)?)?;
     }
     let parquet = writer
         .into_inner()

@@ -365,7 +365,7 @@ impl SplitLifecycle {
     /// Merges the first run of small adjacent splits of `logstore`, if there is one.
     async fn merge(&self, logstore: LogstoreId) -> Result<Result<(), StoreError>, Halted> {
         let _changes = Arc::clone(&self.changes).lock_owned().await;
-        let splits = self.memtable.snapshot(logstore).splits;
+        let splits = self.memtable.splits(logstore);
         let Some(inputs) = merge_candidates(&splits, &self.settings) else {
             return Ok(Ok(()));
         };

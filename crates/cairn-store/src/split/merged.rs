@@ -32,7 +32,8 @@ use parquet::arrow::ArrowWriter;
 use crate::split::columns::{
     OFFSET_COLUMN, SOURCE_COLUMN, TAG_PREFIX, TIME_COLUMN, TIME_NANOS_COLUMN, TOPIC_COLUMN,
 };
-use crate::split::files::{writer_properties, BuiltSplit, WRITE_CHUNK_ROWS};
+use crate::split::encoding::writer_properties;
+use crate::split::files::{BuiltSplit, WRITE_CHUNK_ROWS};
 use crate::split::token_index::TokenIndexBuilder;
 use crate::StoreError;
 
@@ -115,9 +116,12 @@ impl MergedSplitBuilder {
         end_offset: u64,
         raw_bytes: u64,
     ) -> Result<Self, StoreError> {
-        let writer =
-            ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(writer_properties()?))
-                .map_err(|error| StoreError::split(format!("starting a parquet file: {error}")))?;
+        let writer = ArrowWriter::try_new(
+            Vec::new(),
+            Arc::clone(&schema),
+            Some(writer_properties(None)?),
+        )
+        .map_err(|error| StoreError::split(format!("starting a parquet file: {error}")))?;
         Ok(MergedSplitBuilder {
             schema,
             writer,

@@ -2,6 +2,7 @@
 //!
 //! - [`columns`]: records as Arrow columns (the schema every split and batch shares);
 //! - [`token_index`]: the per-block token filters that let a search skip blocks;
+//! - `encoding`: how split columns are encoded (the writer properties, dictionary choice);
 //! - [`files`]: building, uploading and reading a split's Parquet and index files;
 //! - `reader`: reading a logstore through splits and memory;
 //! - `row_filter`: the rows of a read block that may match, decided on Arrow columns;
@@ -10,6 +11,7 @@
 //! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
+pub(crate) mod encoding;
 pub mod files;
 pub(crate) mod lifecycle;
 pub(crate) mod merged;

@@ -230,12 +230,11 @@ impl SplitReader {
                 });
             }
         }
-        if !snapshot.records.is_empty() {
-            let times = snapshot.records.iter().map(|r| i64::from(r.time.seconds));
+        if let Some((min_time, max_time)) = snapshot.records.time_range_seconds() {
             units.push(ReadUnit {
                 split: None,
-                min_time: times.clone().min().unwrap_or(0),
-                max_time: times.max().unwrap_or(0),
+                min_time,
+                max_time,
             });
         }
         Ok(units)
@@ -306,9 +305,8 @@ impl SplitReader {
             found.extend(
                 snapshot
                     .records
-                    .iter()
-                    .filter(|record| in_range(record))
-                    .cloned(),
+                    .in_range(from.as_nanos(), to.as_nanos())
+                    .map(|(_, record)| Arc::clone(record)),
             );
             examined += (found.len() - before) as u64;
         }
@@ -437,8 +435,7 @@ impl SplitReader {
             out.extend(
                 snapshot
                     .records
-                    .iter()
-                    .skip(start)
+                    .iter_from(start)
                     .take(max_records - out.len())
                     .zip(position..)
                     .map(|(record, at)| (at, Arc::clone(record))),

@@ -30,7 +30,8 @@ use parquet::data_type::ByteArrayType;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
 
-use crate::split::files::{parquet_path, read_object, writer_properties, BuiltSplit};
+use crate::split::encoding::writer_properties;
+use crate::split::files::{parquet_path, read_object, BuiltSplit};
 use crate::split::reader::{CachedSplit, SplitReader};
 use crate::split::token_index::{TokenIndex, PAGE_ROWS};
 use crate::StoreError;
@@ -41,7 +42,7 @@ fn parquet_error(context: &str) -> impl Fn(parquet::errors::ParquetError) -> Sto
 
 /// The Parquet schema the merged file of `schema` has (as `ArrowWriter` would write it).
 fn parquet_schema(schema: &SchemaRef) -> Result<SchemaDescriptor, StoreError> {
-    let properties = writer_properties()?;
+    let properties = writer_properties(None)?;
     ArrowSchemaConverter::new()
         .with_coerce_types(properties.coerce_types())
         .convert(schema)
@@ -124,7 +125,7 @@ impl SplicedSplitBuilder {
     /// `first_offset`.
     pub(crate) fn new(schema: &SchemaRef, first_offset: u64) -> Result<Self, StoreError> {
         let merged = parquet_schema(schema)?;
-        let mut properties = writer_properties()?;
+        let mut properties = writer_properties(None)?;
         add_encoded_arrow_schema_to_metadata(schema, &mut properties);
         let writer =
             SerializedFileWriter::new(Vec::new(), merged.root_schema_ptr(), Arc::new(properties))

@@ -18,7 +18,8 @@
 //!   (taking a [`LogstoreSnapshot`] under the read lock) sees every record exactly once:
 //!   either in a split or in memory, never both, never neither.
 //! - Records are shared (`Arc`) and never mutated: a scan's result is a snapshot, unaffected
-//!   by later appends or drops.
+//!   by later appends or drops. They are held in immutable chunks (see [`chunks`]), so a
+//!   snapshot costs a pointer per append, not per record.
 //! - Each logstore has its own lock, so a long scan of one logstore does not stall appends to
 //!   the others; the map lock is held only to find or insert a logstore.
 //!
@@ -32,12 +33,16 @@ use std::time::Instant;
 use cairn_meta::SplitRecord;
 use cairn_model::{LogRecord, LogTime, LogstoreId};
 
+mod chunks;
+
+pub(crate) use chunks::MemoryRecords;
+
 /// The records of one logstore.
 #[derive(Debug, Default)]
 struct LogstoreRecords {
     /// Offset of `records[0]`: every record below it is in a split.
     base_offset: u64,
-    records: Vec<Arc<LogRecord>>,
+    records: MemoryRecords,
     raw_bytes: u64,
     /// Published splits, by first offset.
     splits: Vec<Arc<SplitRecord>>,
@@ -53,7 +58,7 @@ pub(crate) struct LogstoreSnapshot {
     /// Offset of the first record in memory.
     pub base_offset: u64,
     /// The records in memory, from `base_offset` on.
-    pub records: Vec<Arc<LogRecord>>,
+    pub records: MemoryRecords,
 }
 
 /// A logstore's memory use, for choosing what to flush.
@@ -96,7 +101,7 @@ impl Memtable {
         let count = records.len() as u64;
         let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
         table.oldest_arrival.get_or_insert_with(Instant::now);
-        table.records.extend(records);
+        table.records.push(records, raw_bytes);
         table.raw_bytes += raw_bytes;
         self.records.fetch_add(count, Ordering::Relaxed);
         self.raw_bytes.fetch_add(raw_bytes, Ordering::Relaxed);
@@ -117,12 +122,8 @@ impl Memtable {
         let table = table.read().unwrap_or_else(PoisonError::into_inner);
         table
             .records
-            .iter()
-            .filter(|record| {
-                let time = record.time.as_nanos();
-                from <= time && time < to
-            })
-            .cloned()
+            .in_range(from, to)
+            .map(|(_, record)| Arc::clone(record))
             .collect()
     }
 
@@ -143,8 +144,7 @@ impl Memtable {
         let start = usize::try_from(offset - table.base_offset).unwrap_or(usize::MAX);
         let records: Vec<(u64, Arc<LogRecord>)> = table
             .records
-            .iter()
-            .skip(start)
+            .iter_from(start)
             .take(max_records)
             .zip(offset..)
             .map(|(record, at)| (at, Arc::clone(record)))
@@ -201,10 +201,18 @@ impl Memtable {
         }
     }
 
+    /// A logstore's published splits, by first offset.
+    pub(crate) fn splits(&self, logstore: LogstoreId) -> Vec<Arc<SplitRecord>> {
+        self.logstore(logstore).map_or_else(Vec::new, |table| {
+            let table = table.read().unwrap_or_else(PoisonError::into_inner);
+            table.splits.clone()
+        })
+    }
+
     /// The records in memory of a logstore, from its base offset (for the flush).
-    pub(crate) fn unflushed(&self, logstore: LogstoreId) -> (u64, Vec<Arc<LogRecord>>) {
+    pub(crate) fn unflushed(&self, logstore: LogstoreId) -> (u64, MemoryRecords) {
         let Some(table) = self.logstore(logstore) else {
-            return (0, Vec::new());
+            return (0, MemoryRecords::default());
         };
         let table = table.read().unwrap_or_else(PoisonError::into_inner);
         (table.base_offset, table.records.clone())
@@ -228,8 +236,7 @@ impl Memtable {
         let count = usize::try_from(split.end_offset - split.first_offset)
             .unwrap_or(usize::MAX)
             .min(table.records.len());
-        let removed: Vec<Arc<LogRecord>> = table.records.drain(..count).collect();
-        let removed_bytes: u64 = removed.iter().map(|record| record.raw_size() as u64).sum();
+        let removed_bytes = table.records.drop_front(count);
         table.raw_bytes = table.raw_bytes.saturating_sub(removed_bytes);
         table.base_offset = split.end_offset;
         table.oldest_arrival = (!table.records.is_empty()).then(Instant::now);
@@ -298,12 +305,12 @@ impl Memtable {
         };
         let table = table.read().unwrap_or_else(PoisonError::into_inner);
         let wanted = time.as_nanos();
-        table.base_offset
-            + table
-                .records
-                .iter()
-                .position(|record| record.time.as_nanos() >= wanted)
-                .unwrap_or(table.records.len()) as u64
+        let position = table
+            .records
+            .iter()
+            .position(|record| record.time.as_nanos() >= wanted)
+            .unwrap_or(table.records.len());
+        table.base_offset + position as u64
     }
 
     /// Forgets every record of `logstore`.

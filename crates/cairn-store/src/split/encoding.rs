@@ -1,0 +1,162 @@
+//! How a split's Parquet columns are encoded: the writer properties every split file shares,
+//! and which columns skip dictionary encoding.
+//!
+//! A dictionary pays off for a column whose values repeat (status, method, level, host): its
+//! pages hold small indexes. For a column of mostly distinct values (trace ids, span ids,
+//! free text) it costs twice: the dictionary fills up after a few thousand rows and the
+//! writer falls back to plain pages anyway, and every reader that needs a single row of such
+//! a row group must first decompress and decode that dictionary page. A needle search reads
+//! one block in each of dozens of row groups, so those dictionaries were most of its work.
+//!
+//! The choice is made per file from a sample of its first rows: a column where more than
+//! [`DISTINCT_SHARE_FOR_PLAIN`] of the sampled values are distinct is written plain. The
+//! offsets column is contiguous by construction and is always delta-encoded without a
+//! dictionary (a few bytes per page instead of eight per row).
+//!
+//! The choice never changes what a file holds, only how its pages are encoded: every
+//! Parquet reader reads either encoding.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt64Type};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use crate::split::columns::{OFFSET_COLUMN, TIME_COLUMN};
+use crate::split::token_index::PAGE_ROWS;
+use crate::StoreError;
+
+/// Rows per Parquet row group.
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * PAGE_ROWS;
+/// Largest dictionary page per column chunk.
+const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
+/// Above this share of distinct values in the sample, a column is written without a
+/// dictionary.
+const DISTINCT_SHARE_FOR_PLAIN: f64 = 0.5;
+/// Rows of the sample the choice is made on.
+const SAMPLE_ROWS: usize = 4096;
+
+/// How every split's Parquet file is written (flushes and merges alike). `sample` is the
+/// file's first batch, if known: its columns of mostly distinct values are written without
+/// a dictionary (see the module doc).
+pub(crate) fn writer_properties(
+    sample: Option<&RecordBatch>,
+) -> Result<WriterProperties, StoreError> {
+    let offsets = ColumnPath::from(OFFSET_COLUMN);
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3)
+                .map_err(|error| StoreError::split(format!("zstd level: {error}")))?,
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(PAGE_ROWS)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+        .set_column_dictionary_enabled(offsets.clone(), false)
+        .set_column_encoding(offsets, Encoding::DELTA_BINARY_PACKED)
+        .set_created_by("cairn".to_owned());
+    for column in sample.map(mostly_distinct_columns).unwrap_or_default() {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    Ok(builder.build())
+}
+
+/// The columns of `batch` (other than the time and offsets) where more than
+/// [`DISTINCT_SHARE_FOR_PLAIN`] of the first [`SAMPLE_ROWS`] non-null values are distinct.
+pub(crate) fn mostly_distinct_columns(batch: &RecordBatch) -> Vec<String> {
+    let rows = batch.num_rows().min(SAMPLE_ROWS);
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(field, _)| !matches!(field.name().as_str(), TIME_COLUMN | OFFSET_COLUMN))
+        .filter(|(_, column)| {
+            distinct_share(&column.slice(0, rows)).is_some_and(|s| s > DISTINCT_SHARE_FOR_PLAIN)
+        })
+        .map(|(field, _)| field.name().clone())
+        .collect()
+}
+
+/// The share of distinct values among the non-null values of `column`; `None` for a column
+/// with no values or of a type not sampled.
+fn distinct_share(column: &ArrayRef) -> Option<f64> {
+    let (distinct, values) = match column.data_type() {
+        DataType::Utf8 => count_distinct(column.as_string::<i32>().iter()),
+        DataType::Int32 => count_distinct(column.as_primitive::<Int32Type>().iter()),
+        DataType::Int64 => count_distinct(column.as_primitive::<Int64Type>().iter()),
+        DataType::UInt64 => count_distinct(column.as_primitive::<UInt64Type>().iter()),
+        _ => return None,
+    };
+    (values > 0).then(|| distinct as f64 / values as f64)
+}
+
+/// How many distinct values, and how many values, the non-null items hold.
+fn count_distinct<T: Hash + Eq>(items: impl Iterator<Item = Option<T>>) -> (usize, usize) {
+    let mut seen: HashSet<T, foldhash::fast::RandomState> = HashSet::default();
+    let mut values = 0;
+    for item in items.flatten() {
+        values += 1;
+        seen.insert(item);
+    }
+    (seen.len(), values)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int32Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn columns_of_mostly_distinct_values_skip_the_dictionary() {
+        let rows = 5000;
+        let ids: StringArray = (0..rows).map(|row| Some(format!("id-{row}"))).collect();
+        let levels: StringArray = (0..rows)
+            .map(|row| Some(["info", "warn"][row % 2]))
+            .collect();
+        let half: StringArray = (0..rows)
+            .map(|row| (row % 2 == 0).then(|| format!("v{row}")))
+            .collect();
+        let sparse: StringArray = (0..rows).map(|_| None::<&str>).collect();
+        let nanos: Int32Array = (0..rows as i32).map(|row| row * 7).collect();
+        let schema = Schema::new(vec![
+            Field::new("trace_id", DataType::Utf8, true),
+            Field::new("level", DataType::Utf8, true),
+            Field::new("half", DataType::Utf8, true),
+            Field::new("empty", DataType::Utf8, true),
+            Field::new("__time_ns_part__", DataType::Int32, false),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(ids),
+                Arc::new(levels),
+                Arc::new(half),
+                Arc::new(sparse),
+                Arc::new(nanos),
+            ],
+        )
+        .expect("batch");
+        // `half`'s present values are all distinct: nulls do not count.
+        assert_eq!(
+            mostly_distinct_columns(&batch),
+            ["trace_id", "half", "__time_ns_part__"]
+        );
+        let properties = writer_properties(Some(&batch)).expect("properties");
+        assert!(!properties.dictionary_enabled(&ColumnPath::from("trace_id")));
+        assert!(properties.dictionary_enabled(&ColumnPath::from("level")));
+        assert!(!properties.dictionary_enabled(&ColumnPath::from(OFFSET_COLUMN)));
+        assert_eq!(
+            properties.encoding(&ColumnPath::from(OFFSET_COLUMN)),
+            Some(Encoding::DELTA_BINARY_PACKED)
+        );
+    }
+}
