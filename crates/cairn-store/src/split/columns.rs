@@ -31,6 +31,7 @@ use arrow::datatypes::{DataType, Field as ArrowField, Schema};
 use bytes::Bytes;
 use cairn_model::{Field, LogRecord, LogTime};
 
+use crate::split::shapes::ShapeCache;
 use crate::StoreError;
 
 /// Column of the record time in seconds.
@@ -80,12 +81,6 @@ fn is_reserved(name: &str) -> bool {
         || name.starts_with(CONTENT_PREFIX)
 }
 
-/// Whether two field lists have the same keys in the same order (records from one source
-/// usually do, which lets layout work be reused from record to record).
-fn same_keys(a: &[Field], b: &[Field]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key == y.key)
-}
-
 /// The column name of content key `key`.
 fn content_column(key: &str) -> String {
     if is_reserved(key) {
@@ -111,27 +106,25 @@ impl BatchLayout {
     pub fn of<'r>(records: impl IntoIterator<Item = &'r LogRecord>) -> BatchLayout {
         let mut tag_keys = BTreeSet::new();
         let mut content_columns = BTreeSet::new();
-        let mut previous: Option<&LogRecord> = None;
+        // Records from one source share their keys: each shape's keys are added once.
+        let mut tag_shapes = ShapeCache::default();
+        let mut content_shapes = ShapeCache::default();
         for record in records {
-            // Records from one source mostly share their keys: skip a record whose keys are
-            // the previous record's.
-            if let Some(previous) = previous {
-                if same_keys(&previous.tags, &record.tags)
-                    && same_keys(&previous.contents, &record.contents)
-                {
-                    continue;
+            if tag_shapes.get(&record.tags).is_none() {
+                tag_shapes.insert(&record.tags, ());
+                for tag in &record.tags {
+                    if !tag_keys.contains(text(&tag.key).as_ref()) {
+                        tag_keys.insert(text(&tag.key).into_owned());
+                    }
                 }
             }
-            previous = Some(record);
-            for tag in &record.tags {
-                if !tag_keys.contains(text(&tag.key).as_ref()) {
-                    tag_keys.insert(text(&tag.key).into_owned());
-                }
-            }
-            for field in &record.contents {
-                let key = text(&field.key);
-                if !content_columns.contains(key.as_ref()) || is_reserved(&key) {
-                    content_columns.insert(content_column(&key));
+            if content_shapes.get(&record.contents).is_none() {
+                content_shapes.insert(&record.contents, ());
+                for field in &record.contents {
+                    let key = text(&field.key);
+                    if !content_columns.contains(key.as_ref()) || is_reserved(&key) {
+                        content_columns.insert(content_column(&key));
+                    }
                 }
             }
         }
@@ -207,40 +200,39 @@ impl BatchLayout {
             .collect();
         let mut row_tags: Vec<Option<&[u8]>> = vec![None; self.tag_keys.len()];
         let mut row_contents: Vec<Option<&[u8]>> = vec![None; self.content_columns.len()];
-        // Where each field of the previous record went; reused while records share keys.
-        let mut tag_positions: Vec<Option<usize>> = Vec::new();
-        let mut content_positions: Vec<Option<usize>> = Vec::new();
-        let mut previous: Option<&LogRecord> = None;
+        // Where each field of a record of a given shape goes (see `shapes`).
+        let mut tag_shapes: ShapeCache<Vec<Option<usize>>> = ShapeCache::default();
+        let mut content_shapes: ShapeCache<Vec<Option<usize>>> = ShapeCache::default();
         for &(_, record) in records {
             row_tags.iter_mut().for_each(|slot| *slot = None);
             row_contents.iter_mut().for_each(|slot| *slot = None);
-            if !previous.is_some_and(|previous| same_keys(&previous.tags, &record.tags)) {
-                tag_positions.clear();
-                tag_positions.extend(
-                    record
-                        .tags
-                        .iter()
-                        .map(|tag| self.tag_index.get(text(&tag.key).as_ref()).copied()),
-                );
-            }
-            if !previous.is_some_and(|previous| same_keys(&previous.contents, &record.contents)) {
-                content_positions.clear();
-                content_positions.extend(record.contents.iter().map(|field| {
-                    let key = text(&field.key);
-                    if is_reserved(&key) {
-                        self.content_index.get(&content_column(&key)).copied()
-                    } else {
-                        self.content_index.get(key.as_ref()).copied()
-                    }
-                }));
-            }
-            previous = Some(record);
-            for (tag, at) in record.tags.iter().zip(&tag_positions) {
+            let tag_positions = tag_shapes.get_or_insert_with(&record.tags, || {
+                record
+                    .tags
+                    .iter()
+                    .map(|tag| self.tag_index.get(text(&tag.key).as_ref()).copied())
+                    .collect()
+            });
+            let content_positions = content_shapes.get_or_insert_with(&record.contents, || {
+                record
+                    .contents
+                    .iter()
+                    .map(|field| {
+                        let key = text(&field.key);
+                        if is_reserved(&key) {
+                            self.content_index.get(&content_column(&key)).copied()
+                        } else {
+                            self.content_index.get(key.as_ref()).copied()
+                        }
+                    })
+                    .collect()
+            });
+            for (tag, at) in record.tags.iter().zip(tag_positions) {
                 if let Some(at) = *at {
                     row_tags[at].get_or_insert(&tag.value);
                 }
             }
-            for (field, at) in record.contents.iter().zip(&content_positions) {
+            for (field, at) in record.contents.iter().zip(content_positions) {
                 if let Some(at) = *at {
                     row_contents[at].get_or_insert(&field.value);
                 }

@@ -14,6 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer};
 
 use super::{bucket_of, encode, masks, BlockHeader, BITS_PER_TOKEN, PAGE_ROWS};
+use crate::split::shapes::ShapeCache;
 
 /// A row this far (seconds) outside its block's time range starts a new block, unless the
 /// block already spans more than this (then the span itself is the tolerance).
@@ -155,14 +156,18 @@ const REPEATED_VALUE_BYTES: usize = 16;
 /// Builds the token index of `records` (in row order) into its file bytes.
 pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
     let mut builder = TokenIndexBuilder::new();
-    // Keys repeat from record to record: a key equal to the previous record's key at the
-    // same position (in the same block) is already in the block's set.
     let mut previous: Option<&LogRecord> = None;
+    // Keys repeat from record to record: the keys of a shape already seen in this block
+    // are already in the block's set (see `shapes`).
+    let mut tag_shapes = ShapeCache::default();
+    let mut content_shapes = ShapeCache::default();
     // Long values already tokenized in this block (compared by bytes, so never wrong).
     let mut seen: HashSet<&[u8], foldhash::fast::RandomState> = HashSet::default();
     for &record in records {
         if builder.start_row(i64::from(record.time.seconds)) {
             previous = None;
+            tag_shapes.clear();
+            content_shapes.clear();
             seen.clear();
         }
         if previous.is_none_or(|previous| previous.topic != record.topic) {
@@ -171,26 +176,30 @@ pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
         if previous.is_none_or(|previous| previous.source != record.source) {
             builder.add_text(&record.source);
         }
-        let same_key = |fields: fn(&LogRecord) -> &[Field], at: usize, key: &[u8]| {
-            previous
-                .and_then(|previous| fields(previous).get(at))
-                .is_some_and(|earlier| earlier.key == key)
-        };
-        for (at, tag) in record.tags.iter().enumerate() {
-            if !same_key(|r| &r.tags, at, &tag.key) {
-                builder.add_text(&tag.key);
-            }
-            add_value(&mut builder, &mut seen, &tag.value);
-        }
-        for (at, field) in record.contents.iter().enumerate() {
-            if !same_key(|r| &r.contents, at, &field.key) {
-                builder.add_text(&field.key);
-            }
-            add_value(&mut builder, &mut seen, &field.value);
-        }
+        add_fields(&mut builder, &mut tag_shapes, &mut seen, &record.tags);
+        add_fields(&mut builder, &mut content_shapes, &mut seen, &record.contents);
         previous = Some(record);
     }
     builder.finish()
+}
+
+/// Adds the values of `fields` to the open block, and their keys unless a record of the
+/// same shape already added them.
+fn add_fields<'r>(
+    builder: &mut TokenIndexBuilder,
+    shapes: &mut ShapeCache<'r, ()>,
+    seen: &mut HashSet<&'r [u8], foldhash::fast::RandomState>,
+    fields: &'r [Field],
+) {
+    if shapes.get(fields).is_none() {
+        shapes.insert(fields, ());
+        for field in fields {
+            builder.add_text(&field.key);
+        }
+    }
+    for field in fields {
+        add_value(builder, seen, &field.value);
+    }
 }
 
 /// Adds `value` to the open block, unless it is a long value the block already holds.
