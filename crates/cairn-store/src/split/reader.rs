@@ -31,6 +31,20 @@ const UNITS_PER_READ: usize = 16;
 /// Blocks one read task decodes; a step's tasks run in parallel.
 const BLOCKS_PER_TASK: usize = 4;
 
+/// How many blocks the next step of a time-ordered read takes: enough for the `wanted`
+/// matches still missing at the rate of matches per block read so far (`accepted` in
+/// `blocks_read`), doubling the previous step when nothing matched yet, and between 1 and
+/// [`UNITS_PER_READ`]. A rare token (a match every few blocks) goes to full steps at once,
+/// which keeps every core busy; a common one stays at a block or two.
+fn next_step(previous: usize, wanted: usize, accepted: usize, blocks_read: usize) -> usize {
+    let step = if accepted == 0 || wanted == 0 {
+        previous.saturating_mul(2)
+    } else {
+        (wanted.saturating_mul(blocks_read)).div_ceil(accepted)
+    };
+    step.clamp(1, UNITS_PER_READ)
+}
+
 /// A block of a split (by position in the snapshot, and number), or the records in memory.
 #[derive(Debug, Clone, Copy)]
 struct ReadUnit {
@@ -362,7 +376,9 @@ impl SplitReader {
         let mut best: Vec<Arc<LogRecord>> = Vec::new();
         let mut examined = 0u64;
         let mut next = 0;
-        // Start with one block and double: a page is often found in the first few.
+        let mut accepted = 0usize;
+        // Start with one block: a common token (or no search at all) fills the page from
+        // the first block or two. Then size each step by the matches per block so far.
         let mut step = 1;
         while next < units.len() {
             if best.len() >= limit && limit > 0 {
@@ -378,13 +394,15 @@ impl SplitReader {
                 }
             }
             let end = (next + step).min(units.len());
-            step = (step * 2).min(UNITS_PER_READ);
             let (records, read) = self
                 .read_units(snapshot, &units[next..end], from, to, tokens)
                 .await?;
             next = end;
             examined += read;
+            let before = best.len();
             best.extend(records.into_iter().filter(|record| accept(record)));
+            accepted += best.len() - before;
+            step = next_step(step, limit.saturating_sub(best.len()), accepted, next);
             if newest_first {
                 best.sort_by_key(|record| std::cmp::Reverse(key(record)));
             } else {
@@ -480,5 +498,25 @@ impl SplitReader {
             .position(|record| record.time.as_nanos() >= time.as_nanos())
             .unwrap_or(snapshot.records.len());
         Ok(snapshot.base_offset + in_memory as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_step, UNITS_PER_READ};
+
+    #[test]
+    fn steps_follow_the_match_rate_within_bounds() {
+        // Nothing matched yet: double.
+        assert_eq!(next_step(1, 100, 0, 1), 2);
+        assert_eq!(next_step(UNITS_PER_READ, 100, 0, 40), UNITS_PER_READ);
+        // One match per block, 99 missing: a full step at once.
+        assert_eq!(next_step(1, 99, 1, 1), UNITS_PER_READ);
+        // Five missing at one match per two blocks: ten blocks.
+        assert_eq!(next_step(16, 5, 8, 16), 10);
+        // A common token: one more block will do.
+        assert_eq!(next_step(1, 20, 80, 1), 1);
+        // Nothing missing (the caller stops on time, not on the step).
+        assert_eq!(next_step(4, 0, 100, 4), 8);
     }
 }
