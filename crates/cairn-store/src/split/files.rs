@@ -336,6 +336,7 @@ mod tests {
                 contents: vec![
                     Field::new("row", row.to_string()),
                     Field::new("msg", format!("line {row}")),
+                    Field::new("level", ["info", "warn", "error"][row as usize % 3]),
                 ],
                 ..LogRecord::default()
             })
@@ -357,6 +358,27 @@ mod tests {
         let metadata = load_parquet_metadata(Arc::clone(&store), &path, size)
             .await
             .expect("metadata");
+        // Columns of distinct values skip the dictionary, repeated ones keep it, offsets are
+        // delta-encoded (ADR 0011).
+        for column in metadata.metadata().row_group(0).columns() {
+            let name = column.column_path().string();
+            let has_dictionary = column.dictionary_page_offset().is_some();
+            match name.as_str() {
+                "row" | "msg" | "__time_ns_part__" | "__offset__" => {
+                    assert!(!has_dictionary, "{name} has a dictionary")
+                }
+                "level" | "__topic__" => assert!(has_dictionary, "{name} lacks a dictionary"),
+                _ => {}
+            }
+        }
+        let offsets = metadata.metadata().row_group(0).column(2);
+        assert_eq!(
+            offsets.column_path().string(),
+            crate::split::columns::OFFSET_COLUMN
+        );
+        assert!(offsets
+            .encodings()
+            .any(|encoding| encoding == parquet::basic::Encoding::DELTA_BINARY_PACKED));
         let all = read_split_records(
             Arc::clone(&store),
             &path,

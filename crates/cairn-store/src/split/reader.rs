@@ -31,6 +31,40 @@ const UNITS_PER_READ: usize = 16;
 /// Blocks one read task decodes; a step's tasks run in parallel.
 const BLOCKS_PER_TASK: usize = 4;
 
+/// The row (exclusive) where each row group of a Parquet file ends.
+fn row_group_ends(metadata: &ArrowReaderMetadata) -> Vec<u64> {
+    metadata
+        .metadata()
+        .row_groups()
+        .iter()
+        .scan(0u64, |end, group| {
+            *end += u64::try_from(group.num_rows()).unwrap_or(0);
+            Some(*end)
+        })
+        .collect()
+}
+
+/// `ranges` (sorted row ranges of blocks) cut into runs of at most [`BLOCKS_PER_TASK`]
+/// blocks that start in the same row group (`group_ends` as from [`row_group_ends`]).
+fn runs_within_row_groups<'r>(
+    ranges: &'r [Range<u64>],
+    group_ends: &[u64],
+) -> Vec<&'r [Range<u64>]> {
+    let group_of = |row: u64| group_ends.partition_point(|&end| end <= row);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for at in 1..=ranges.len() {
+        let ends_run = at == ranges.len()
+            || at - start == BLOCKS_PER_TASK
+            || group_of(ranges[at].start) != group_of(ranges[start].start);
+        if ends_run {
+            runs.push(&ranges[start..at]);
+            start = at;
+        }
+    }
+    runs
+}
+
 /// How many blocks the next step of a time-ordered read takes: enough for the `wanted`
 /// matches still missing at the rate of matches per block read so far (`accepted` in
 /// `blocks_read`), doubling the previous step when nothing matched yet, and between 1 and
@@ -280,7 +314,10 @@ impl SplitReader {
                 None => memory = true,
             }
         }
-        // Each split's blocks, in runs of a few, read in parallel (in order of offsets).
+        // Each split's blocks, in runs of a few within one row group, read in parallel (in
+        // order of offsets). A task opens every column chunk of each row group it touches,
+        // decompression contexts and dictionaries included: a row group shared by two tasks
+        // pays that twice.
         let tokens = Arc::new(tokens.clone());
         let mut jobs = Vec::new();
         for (position, mut blocks) in by_split {
@@ -292,12 +329,13 @@ impl SplitReader {
                 jobs.push(self.read_job(split, &cached, None, &tokens));
                 continue;
             }
-            for run in blocks.chunks(BLOCKS_PER_TASK) {
-                let rows = run
-                    .iter()
-                    .filter_map(|&block| cached.index.block_rows(block))
-                    .collect();
-                jobs.push(self.read_job(split, &cached, Some(rows), &tokens));
+            let group_ends = row_group_ends(&cached.metadata);
+            let ranges: Vec<Range<u64>> = blocks
+                .iter()
+                .filter_map(|&block| cached.index.block_rows(block))
+                .collect();
+            for run in runs_within_row_groups(&ranges, &group_ends) {
+                jobs.push(self.read_job(split, &cached, Some(run.to_vec()), &tokens));
             }
         }
         let parallelism = std::thread::available_parallelism().map_or(1, usize::from);
@@ -503,7 +541,32 @@ impl SplitReader {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_step, UNITS_PER_READ};
+    use super::{next_step, runs_within_row_groups, BLOCKS_PER_TASK, UNITS_PER_READ};
+
+    #[test]
+    fn runs_stay_within_a_row_group_and_a_task() {
+        let block = |n: u64| n * 10..n * 10 + 10;
+        // Row groups of 50 rows: blocks 0–4, 5–9, 10–14.
+        let ends = [50, 100, 150];
+        let ranges: Vec<_> = [0, 1, 4, 5, 9, 12].into_iter().map(block).collect();
+        let runs: Vec<Vec<_>> = runs_within_row_groups(&ranges, &ends)
+            .into_iter()
+            .map(<[_]>::to_vec)
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                vec![block(0), block(1), block(4)],
+                vec![block(5), block(9)],
+                vec![block(12)]
+            ]
+        );
+        let many: Vec<_> = (0..BLOCKS_PER_TASK as u64 + 1).map(block).collect();
+        let runs = runs_within_row_groups(&many, &[1000]);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].len(), BLOCKS_PER_TASK);
+        assert!(runs_within_row_groups(&[], &ends).is_empty());
+    }
 
     #[test]
     fn steps_follow_the_match_rate_within_bounds() {

@@ -177,7 +177,12 @@ pub fn build_token_index(records: &[&LogRecord]) -> Vec<u8> {
             builder.add_text(&record.source);
         }
         add_fields(&mut builder, &mut tag_shapes, &mut seen, &record.tags);
-        add_fields(&mut builder, &mut content_shapes, &mut seen, &record.contents);
+        add_fields(
+            &mut builder,
+            &mut content_shapes,
+            &mut seen,
+            &record.contents,
+        );
         previous = Some(record);
     }
     builder.finish()
