@@ -5,6 +5,7 @@
 //! - `encoding`: how split columns are encoded (the writer properties, dictionary choice);
 //! - [`files`]: building, uploading and reading a split's Parquet and index files;
 //! - `reader`: reading a logstore through splits and memory;
+//! - `read_plan`: how a search's candidate blocks become read steps and parallel tasks;
 //! - `shapes`: work done once per record shape (key sequence) rather than per record;
 //! - `row_filter`: the rows of a read block that may match, decided on Arrow columns;
 //! - `spliced`: merging splits by copying their column chunks and concatenating indexes;
@@ -16,6 +17,7 @@ pub(crate) mod encoding;
 pub mod files;
 pub(crate) mod lifecycle;
 pub(crate) mod merged;
+pub(crate) mod read_plan;
 pub mod reader;
 pub(crate) mod row_filter;
 pub(crate) mod shapes;
