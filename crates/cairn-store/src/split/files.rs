@@ -358,8 +358,8 @@ mod tests {
         let metadata = load_parquet_metadata(Arc::clone(&store), &path, size)
             .await
             .expect("metadata");
-        // Columns of distinct values skip the dictionary, repeated ones keep it, offsets are
-        // delta-encoded (ADR 0011).
+        // Columns of distinct values skip the dictionary, few-valued ones keep it and use
+        // LZ4, offsets are delta-encoded (ADR 0011).
         for column in metadata.metadata().row_group(0).columns() {
             let name = column.column_path().string();
             let has_dictionary = column.dictionary_page_offset().is_some();
@@ -367,7 +367,10 @@ mod tests {
                 "row" | "msg" | "__time_ns_part__" | "__offset__" => {
                     assert!(!has_dictionary, "{name} has a dictionary")
                 }
-                "level" | "__topic__" => assert!(has_dictionary, "{name} lacks a dictionary"),
+                "level" | "__topic__" => {
+                    assert!(has_dictionary, "{name} lacks a dictionary");
+                    assert_eq!(column.compression(), parquet::basic::Compression::LZ4_RAW);
+                }
                 _ => {}
             }
         }
