@@ -36,6 +36,8 @@ pub(crate) struct MemoryRecords {
     chunks: VecDeque<Arc<RecordChunk>>,
     skip: usize,
     len: usize,
+    /// Raw size of the held records.
+    raw_bytes: u64,
 }
 
 impl MemoryRecords {
@@ -49,6 +51,11 @@ impl MemoryRecords {
         self.len == 0
     }
 
+    /// Raw size (as SLS meters it) of the held records.
+    pub(crate) fn raw_bytes(&self) -> u64 {
+        self.raw_bytes
+    }
+
     /// Appends `records` (whose raw sizes add up to `raw_bytes`) as one chunk.
     pub(crate) fn push(&mut self, records: Vec<Arc<LogRecord>>, raw_bytes: u64) {
         if records.is_empty() {
@@ -59,6 +66,7 @@ impl MemoryRecords {
             (min.min(time), max.max(time))
         });
         self.len += records.len();
+        self.raw_bytes += raw_bytes;
         self.chunks.push_back(Arc::new(RecordChunk {
             records,
             raw_bytes,
@@ -93,6 +101,7 @@ impl MemoryRecords {
                 remaining = 0;
             }
         }
+        self.raw_bytes = self.raw_bytes.saturating_sub(removed_bytes);
         removed_bytes
     }
 
@@ -213,21 +222,25 @@ mod tests {
     fn dropping_from_the_front_counts_raw_bytes_of_whole_and_partial_chunks() {
         let mut memory = three_chunks();
         let snapshot = memory.clone();
+        assert_eq!(memory.raw_bytes(), 60);
         // Part of the first chunk: measured record by record (each record's raw size is
         // 8 + key + value = 10).
         assert_eq!(memory.drop_front(2), 20);
         assert_eq!(tags(memory.iter()), ["c", "d", "e", "f"]);
         assert_eq!(tags(memory.iter_from(1)), ["d", "e", "f"]);
+        assert_eq!(memory.raw_bytes(), 40);
         // The rest of the first chunk and all of the second.
         assert_eq!(memory.drop_front(2), 20);
         assert_eq!(tags(memory.iter()), ["e", "f"]);
         // A whole chunk counts as it was appended.
         assert_eq!(memory.drop_front(5), 20);
         assert!(memory.is_empty());
+        assert_eq!(memory.raw_bytes(), 0);
         assert_eq!(memory.iter().count(), 0);
         assert_eq!(memory.time_range_seconds(), None);
         // The snapshot taken earlier is unaffected.
         assert_eq!(snapshot.len(), 6);
+        assert_eq!(snapshot.raw_bytes(), 60);
         assert_eq!(tags(snapshot.iter()), ["a", "b", "c", "d", "e", "f"]);
     }
 

@@ -43,7 +43,6 @@ struct LogstoreRecords {
     /// Offset of `records[0]`: every record below it is in a split.
     base_offset: u64,
     records: MemoryRecords,
-    raw_bytes: u64,
     /// Published splits, by first offset.
     splits: Vec<Arc<SplitRecord>>,
     /// When the oldest record in memory arrived (for the flush's age limit).
@@ -102,7 +101,6 @@ impl Memtable {
         let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
         table.oldest_arrival.get_or_insert_with(Instant::now);
         table.records.push(records, raw_bytes);
-        table.raw_bytes += raw_bytes;
         self.records.fetch_add(count, Ordering::Relaxed);
         self.raw_bytes.fetch_add(raw_bytes, Ordering::Relaxed);
     }
@@ -237,7 +235,6 @@ impl Memtable {
             .unwrap_or(usize::MAX)
             .min(table.records.len());
         let removed_bytes = table.records.drop_front(count);
-        table.raw_bytes = table.raw_bytes.saturating_sub(removed_bytes);
         table.base_offset = split.end_offset;
         table.oldest_arrival = (!table.records.is_empty()).then(Instant::now);
         table.splits.push(split);
@@ -279,7 +276,7 @@ impl Memtable {
                 MemoryUse {
                     logstore: *logstore,
                     records: table.records.len(),
-                    raw_bytes: table.raw_bytes,
+                    raw_bytes: table.records.raw_bytes(),
                     oldest_arrival: table.oldest_arrival,
                 }
             })
@@ -326,7 +323,8 @@ impl Memtable {
             let table = table.read().unwrap_or_else(PoisonError::into_inner);
             self.records
                 .fetch_sub(table.records.len() as u64, Ordering::Relaxed);
-            self.raw_bytes.fetch_sub(table.raw_bytes, Ordering::Relaxed);
+            self.raw_bytes
+                .fetch_sub(table.records.raw_bytes(), Ordering::Relaxed);
         }
     }
 
