@@ -195,11 +195,23 @@ async fn an_outage_larger_than_the_buffer_drops_the_oldest_and_counts_them() {
     let (server, agent, total) = outage(buffer, 8, Duration::ZERO).await;
     let got = assert_exactly_counted(&server, &agent, total, DropReason::BufferFull);
     let all = lines("l", 0..total);
-    assert_eq!(
-        got[..],
-        all[all.len() - got.len()..],
-        "what survives is the newest, in order"
+    // The batch being sent when the buffer filled is pinned and survives; everything after
+    // it that survives is the newest, in order.
+    let newest_from = (0..=got.len())
+        .find(|&k| got[k..] == all[all.len() - (got.len() - k)..])
+        .expect("an empty tail always matches");
+    assert!(
+        newest_from <= 10,
+        "at most the one batch in flight survives out of line: {got:?}"
     );
+    if let Some(first) = got.first() {
+        let start = all.iter().position(|l| l == first).expect("a sent line");
+        assert_eq!(
+            got[..newest_from],
+            all[start..start + newest_from],
+            "the pinned batch is whole and in order"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,6 +328,60 @@ fn the_disk_buffer_survives_reopen_in_order_and_cuts_a_torn_tail() {
         buffer.pop_front().expect("pop");
     }
     assert_eq!(order, [2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn a_full_buffer_drops_the_oldest_but_never_the_batch_being_sent() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let frame = {
+        let probe = tempfile::tempdir().expect("tmp");
+        let mut buffer =
+            DiskBuffer::open(probe.path(), DiskBufferOptions::default()).expect("open");
+        buffer.append(&batch(1, "line 1")).expect("append");
+        buffer.bytes()
+    };
+    let options = DiskBufferOptions {
+        max_bytes: 3 * frame,
+        ..DiskBufferOptions::default()
+    };
+    let mut buffer = DiskBuffer::open(tmp.path(), options).expect("open");
+    for sequence in 1..=3 {
+        let line = format!("line {sequence}");
+        buffer.append(&batch(sequence, &line)).expect("append");
+    }
+    let sending = buffer.front().expect("front").map(|b| b.sequence);
+    assert_eq!(sending, Some(1));
+    buffer.append(&batch(4, "line 4")).expect("append");
+    buffer.append(&batch(5, "line 5")).expect("append");
+    let dropped: Vec<u64> = buffer.take_drops().iter().map(|d| d.records).collect();
+    assert_eq!(dropped, [1, 1], "two batches made room");
+    let mut order = Vec::new();
+    while let Some(b) = buffer.front().expect("front") {
+        order.push(b.sequence);
+        buffer.pop_front().expect("pop");
+    }
+    assert_eq!(
+        order,
+        [1, 4, 5],
+        "the pinned head survives, then the newest"
+    );
+    buffer.append(&batch(6, "line 6")).expect("append");
+    buffer.front().expect("front");
+    buffer.unpin();
+    for sequence in 7..=9 {
+        let line = format!("line {sequence}");
+        buffer.append(&batch(sequence, &line)).expect("append");
+    }
+    let mut order = Vec::new();
+    while let Some(b) = buffer.front().expect("front") {
+        order.push(b.sequence);
+        buffer.pop_front().expect("pop");
+    }
+    assert_eq!(
+        order,
+        [7, 8, 9],
+        "an unpinned head is the oldest, so it goes first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
