@@ -300,7 +300,7 @@ impl SplitLifecycle {
                     .zip(base..)
                     .map(|(record, offset)| (offset, record.as_ref()))
                     .collect();
-                build_split(&with_offsets)
+                build_split(&with_offsets, records.raw_bytes())
             })
             .await;
         let record = match built {

@@ -301,7 +301,8 @@ pub(crate) mod tests {
         for (name, part) in [("a", &first), ("b", &second)] {
             let with_offsets: Vec<(u64, &LogRecord)> =
                 part.iter().zip(offset..).map(|(r, o)| (o, r)).collect();
-            let built = build_split(&with_offsets).expect("build input");
+            let raw_bytes = part.iter().map(|r| r.raw_size() as u64).sum();
+            let built = build_split(&with_offsets, raw_bytes).expect("build input");
             offset += part.len() as u64;
             upload_split(&*store, logstore, name, &built)
                 .await

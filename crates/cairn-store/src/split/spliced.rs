@@ -315,7 +315,8 @@ mod tests {
         for (number, part) in parts.iter().enumerate() {
             let with_offsets: Vec<(u64, &LogRecord)> =
                 part.iter().zip(offset..).map(|(r, o)| (o, r)).collect();
-            let built = build_split(&with_offsets).expect("build");
+            let raw_bytes = part.iter().map(|r| r.raw_size() as u64).sum();
+            let built = build_split(&with_offsets, raw_bytes).expect("build");
             let split_id = format!("in{number}");
             upload_split(&**store, logstore, &split_id, &built)
                 .await

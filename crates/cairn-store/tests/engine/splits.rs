@@ -187,10 +187,16 @@ async fn flushed_records_are_read_once_from_splits_and_the_wal_is_truncated() {
     append_numbered(&engine, logstore, "a", 2500, 1).await;
     let segments_before = engine.stats().segments;
     assert!(segments_before > 3, "{segments_before} segments");
+    let in_memory = everything(&engine, logstore).await;
     engine.flush(LogstoreId(logstore)).await.expect("flush");
     let splits = engine.splits(LogstoreId(logstore));
     assert_eq!(splits.len(), 1);
     assert_eq!((splits[0].first_offset, splits[0].end_offset), (0, 2500));
+    let raw_bytes: u64 = in_memory.iter().map(|r| r.raw_size() as u64).sum();
+    assert_eq!(
+        splits[0].raw_bytes, raw_bytes,
+        "the memtable's count is kept"
+    );
     assert_eq!(engine.stats().records, 0, "memory is empty after the flush");
     // The writer truncates asynchronously after the publish.
     for _ in 0..100 {
