@@ -9,10 +9,10 @@
 //! page, so rows whose times alternate wildly cost a bounded number of blocks.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use cairn_model::{fold_token_hash, Field, LogRecord, Tokenizer};
 
+use super::hash_set::TokenHashSet;
 use super::{bucket_of, encode, masks, BlockHeader, BITS_PER_TOKEN, PAGE_ROWS};
 use crate::split::shapes::ShapeCache;
 
@@ -28,27 +28,6 @@ fn is_time_jump(min: i64, max: i64, time: i64) -> bool {
     time < min.saturating_sub(tolerance) || time > max.saturating_add(tolerance)
 }
 
-/// Hashes a token hash to itself: the values are already xxh3 outputs, evenly spread, so the
-/// set that deduplicates a block's tokens need not hash them again.
-#[derive(Debug, Default)]
-struct TokenHashHasher(u64);
-
-impl Hasher for TokenHashHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
 /// Builds a token index row by row: [`TokenIndexBuilder::start_row`], then the row's texts
 /// with [`TokenIndexBuilder::add_text`]; blocks close as the module doc says.
 pub struct TokenIndexBuilder {
@@ -56,7 +35,7 @@ pub struct TokenIndexBuilder {
     closed: Vec<BlockHeader>,
     words: Vec<u32>,
     /// The open block's distinct token hashes.
-    hashes: HashSet<u64, BuildHasherDefault<TokenHashHasher>>,
+    hashes: TokenHashSet,
     rows_in_block: usize,
     /// Blocks cut by a time jump in the current page.
     time_cuts_in_page: usize,
@@ -78,7 +57,7 @@ impl TokenIndexBuilder {
             tokenizer: Tokenizer::sls_default(),
             closed: Vec::new(),
             words: Vec::new(),
-            hashes: HashSet::default(),
+            hashes: TokenHashSet::default(),
             rows_in_block: 0,
             time_cuts_in_page: 0,
             row_count: 0,
@@ -110,8 +89,9 @@ impl TokenIndexBuilder {
 
     /// Adds the tokens of `text` to the current row's block.
     pub fn add_text(&mut self, text: &[u8]) {
-        self.hashes
-            .extend(self.tokenizer.tokens(text).map(fold_token_hash));
+        for token in self.tokenizer.tokens(text) {
+            self.hashes.insert(fold_token_hash(token));
+        }
     }
 
     fn close_block(&mut self) {
@@ -119,7 +99,7 @@ impl TokenIndexBuilder {
         let first = self.words.len();
         self.words.resize(first + buckets * 8, 0);
         let filter = &mut self.words[first..];
-        for &hash in &self.hashes {
+        for &hash in self.hashes.values() {
             let bucket = bucket_of(hash, buckets);
             for (word, mask) in filter[bucket * 8..bucket * 8 + 8]
                 .iter_mut()

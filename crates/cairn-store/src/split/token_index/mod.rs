@@ -39,6 +39,7 @@
 //! 32 bits and eight salts.
 
 mod builder;
+mod hash_set;
 
 use std::ops::Range;
 
