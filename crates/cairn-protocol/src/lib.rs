@@ -24,8 +24,5 @@ mod error;
 pub mod proto;
 pub mod signing;
 
-pub use codec::{
-    decode_log_group, decode_log_group_list, decode_log_group_with_prost, encode_log_group,
-    encode_log_group_list,
-};
+pub use codec::{decode_log_group, decode_log_group_list, encode_log_group, encode_log_group_list};
 pub use error::ProtocolError;

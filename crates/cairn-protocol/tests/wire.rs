@@ -2,8 +2,8 @@
 
 use cairn_model::{Field, LogEntry, LogGroupData, LogTime};
 use cairn_protocol::{
-    decode_log_group, decode_log_group_list, decode_log_group_with_prost, encode_log_group,
-    encode_log_group_list, proto, ProtocolError,
+    decode_log_group, decode_log_group_list, encode_log_group, encode_log_group_list, proto,
+    ProtocolError,
 };
 use proptest::prelude::*;
 use prost::Message;
@@ -219,134 +219,5 @@ proptest! {
     fn decoding_arbitrary_bytes_never_panics(body in bytes(256)) {
         let _ = decode_log_group(bytes::Bytes::copy_from_slice(&body));
         let _ = decode_log_group_list(bytes::Bytes::copy_from_slice(&body));
-    }
-}
-
-/// Both decoders' answers to `body`, compared: the same group, or both refusing it for the
-/// same kind of reason (the messages may differ).
-fn assert_decoders_agree(body: &[u8]) {
-    let direct = decode_log_group(bytes::Bytes::copy_from_slice(body));
-    let reference = decode_log_group_with_prost(bytes::Bytes::copy_from_slice(body));
-    match (&direct, &reference) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "body {body:02x?}"),
-        (Err(ProtocolError::InvalidProtobuf(_)), Err(ProtocolError::InvalidProtobuf(_))) => {}
-        (a, b) => assert_eq!(a, b, "body {body:02x?}"),
-    }
-}
-
-/// A protobuf key for `tag` and `wire_type`.
-fn key(tag: u32, wire_type: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    prost::encoding::encode_varint(u64::from(tag << 3 | wire_type), &mut out);
-    out
-}
-
-#[test]
-fn the_direct_decoder_agrees_with_prost_on_edge_cases() {
-    let mut nested_groups = Vec::new();
-    for _ in 0..101 {
-        nested_groups.extend(key(9, 3));
-    }
-    for _ in 0..101 {
-        nested_groups.extend(key(9, 4));
-    }
-    let mut shallow_groups = key(9, 3);
-    shallow_groups.extend(key(10, 0));
-    shallow_groups.push(1);
-    shallow_groups.extend(key(9, 4));
-    let cases: Vec<Vec<u8>> = vec![
-        vec![],
-        // Two Time fields: the last wins; a Time beyond 32 bits keeps its low bits.
-        vec![0x0a, 0x04, 0x08, 0x01, 0x08, 0x02],
-        vec![0x0a, 0x06, 0x08, 0xff, 0xff, 0xff, 0xff, 0x1f],
-        // Topic twice; a varint of 10 bytes whose last is 1, and one whose last is 2.
-        vec![0x1a, 0x01, b'a', 0x1a, 0x01, b'b'],
-        [&[0x48][..], &[0xff; 9], &[0x01]].concat(),
-        [&[0x48][..], &[0xff; 9], &[0x02]].concat(),
-        [&[0x48][..], &[0xff; 10], &[0x01]].concat(),
-        // Keys of tag 0, of wire types 6 and 7, and beyond 32 bits.
-        vec![0x00, 0x00],
-        vec![0x0e],
-        vec![0x0f],
-        vec![0x80, 0x80, 0x80, 0x80, 0x10],
-        // A known field with the wrong wire type: Logs as a varint, Time as fixed32, Topic
-        // as a varint, Category as fixed64.
-        vec![0x08, 0x01],
-        vec![0x0a, 0x05, 0x0d, 0x01, 0x02, 0x03, 0x04],
-        vec![0x18, 0x01],
-        vec![0x11, 1, 2, 3, 4, 5, 6, 7, 8],
-        // Time_ns cut short; a content running past its record; a record past the body.
-        vec![0x0a, 0x03, 0x25, 0x01, 0x02],
-        vec![0x0a, 0x04, 0x12, 0x02, 0x0a, 0x05, b'x', b'y', b'z'],
-        vec![0x0a, 0x09, 0x08, 0x01],
-        // Groups: well nested, nested beyond the recursion limit, an end without a start,
-        // an end of another tag, one inside a record's content.
-        shallow_groups.clone(),
-        nested_groups,
-        key(9, 4),
-        [key(9, 3), key(8, 4)].concat(),
-        [
-            &[
-                0x0a,
-                shallow_groups.len() as u8 + 2,
-                0x12,
-                shallow_groups.len() as u8,
-            ][..],
-            &shallow_groups,
-        ]
-        .concat(),
-        // A bad Time_ns followed by broken protobuf: the protobuf error wins.
-        [
-            &[0x0a, 0x05, 0x25][..],
-            &2_000_000_000u32.to_le_bytes(),
-            &[0xff],
-        ]
-        .concat(),
-        [&[0x0a, 0x05, 0x25][..], &2_000_000_000u32.to_le_bytes()].concat(),
-    ];
-    for body in cases {
-        assert_decoders_agree(&body);
-    }
-}
-
-/// Protobuf-looking noise: keys of small tags and every wire type, each followed by a few
-/// random bytes, so groups, lengths and varints all occur.
-fn key_soup() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec((0u32..8, 0u32..8, bytes(6)), 0..24).prop_map(|pieces| {
-        pieces
-            .into_iter()
-            .flat_map(|(tag, wire_type, payload)| [key(tag, wire_type), payload].concat())
-            .collect()
-    })
-}
-
-proptest! {
-    #[test]
-    fn the_direct_decoder_agrees_with_prost_on_mutated_bodies(
-        group in group(),
-        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 0..4),
-    ) {
-        let mut body = encode_log_group(&group);
-        for (at, byte, edit) in edits {
-            match edit {
-                0 if !body.is_empty() => {
-                    let at = at % body.len();
-                    body[at] = byte;
-                }
-                1 => body.insert(at % (body.len() + 1), byte),
-                _ => body.truncate(at % (body.len() + 1)),
-            }
-        }
-        assert_decoders_agree(&body);
-    }
-
-    #[test]
-    fn the_direct_decoder_agrees_with_prost_on_noise(body in key_soup()) {
-        assert_decoders_agree(&body);
-    }
-
-    #[test]
-    fn the_direct_decoder_agrees_with_prost_on_arbitrary_bytes(body in bytes(256)) {
-        assert_decoders_agree(&body);
     }
 }
