@@ -333,7 +333,12 @@ mod tests {
         // 70,000 rows (two row groups, the second partial) then 1,500 rows with other
         // columns: the second input's pages start mid-page of the merged file's row numbers.
         let first = records(70_000, 1_000, &["status", "url"], None);
-        let second = records(1_500, 50_000, &["level", "url"], Some("__hostname__"));
+        let mut second = records(1_500, 50_000, &["level", "url"], Some("__hostname__"));
+        // `url` repeats in the second input only: there it keeps its statistics, in the
+        // first it has none (ADR 0011), and the merged file holds both kinds of chunk.
+        for (row, record) in second.iter_mut().enumerate() {
+            record.contents[1].value = format!("url-{}", row % 3).into_bytes().into();
+        }
         let inputs = upload(&store, &[&first, &second]).await;
         let reader = SplitReader::new(Arc::clone(&store));
         let mut schemas = Vec::new();
@@ -373,6 +378,20 @@ mod tests {
             .collect();
         assert_eq!(groups, [65_536, 4_464, 1_500]);
         assert!(merged_metadata.metadata().offset_index().is_some());
+        let url_has_statistics: Vec<bool> = merged_metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| {
+                let url = group
+                    .columns()
+                    .iter()
+                    .find(|column| column.column_path().string() == "url")
+                    .expect("url column");
+                url.statistics().is_some()
+            })
+            .collect();
+        assert_eq!(url_has_statistics, [false, false, true]);
 
         let read = read_split_records(
             Arc::clone(&store),
