@@ -330,6 +330,16 @@ fn the_disk_buffer_survives_reopen_in_order_and_cuts_a_torn_tail() {
     assert_eq!(order, [2, 3, 4, 5, 6]);
 }
 
+/// Consumes every batch of `buffer`, returning their sequence numbers in order.
+fn drain_sequences(buffer: &mut DiskBuffer) -> Vec<u64> {
+    let mut order = Vec::new();
+    while let Some(b) = buffer.front().expect("front") {
+        order.push(b.sequence);
+        buffer.pop_front().expect("pop");
+    }
+    order
+}
+
 #[test]
 fn a_full_buffer_drops_the_oldest_but_never_the_batch_being_sent() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -355,13 +365,8 @@ fn a_full_buffer_drops_the_oldest_but_never_the_batch_being_sent() {
     buffer.append(&batch(5, "line 5")).expect("append");
     let dropped: Vec<u64> = buffer.take_drops().iter().map(|d| d.records).collect();
     assert_eq!(dropped, [1, 1], "two batches made room");
-    let mut order = Vec::new();
-    while let Some(b) = buffer.front().expect("front") {
-        order.push(b.sequence);
-        buffer.pop_front().expect("pop");
-    }
     assert_eq!(
-        order,
+        drain_sequences(&mut buffer),
         [1, 4, 5],
         "the pinned head survives, then the newest"
     );
@@ -372,13 +377,8 @@ fn a_full_buffer_drops_the_oldest_but_never_the_batch_being_sent() {
         let line = format!("line {sequence}");
         buffer.append(&batch(sequence, &line)).expect("append");
     }
-    let mut order = Vec::new();
-    while let Some(b) = buffer.front().expect("front") {
-        order.push(b.sequence);
-        buffer.pop_front().expect("pop");
-    }
     assert_eq!(
-        order,
+        drain_sequences(&mut buffer),
         [7, 8, 9],
         "an unpinned head is the oldest, so it goes first"
     );

@@ -133,6 +133,30 @@ async fn append_at(engine: &LogEngine, logstore: i64, messages: &[String], secon
         .expect("append");
 }
 
+/// Polls (for up to 10 s) the object files under `root` and the published splits of
+/// `logstore` until `done(files, published)`; returns the last pair seen.
+async fn wait_for_files_and_splits(
+    meta: &SqliteMetastore,
+    root: &Path,
+    logstore: i64,
+    done: impl Fn(usize, usize) -> bool,
+) -> (usize, usize) {
+    let mut state = (0, 0);
+    for _ in 0..500 {
+        let published = meta
+            .list_splits(LogstoreId(logstore))
+            .await
+            .expect("list")
+            .len();
+        state = (object_files(root), published);
+        if done(state.0, state.1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    state
+}
+
 /// Reads the whole logstore by offset, checking offsets are contiguous.
 async fn read_all(engine: &LogEngine, logstore: i64) -> Vec<String> {
     let mut offset = engine.first_offset(LogstoreId(logstore));
@@ -335,19 +359,7 @@ async fn merge_with(step: Option<SplitFailpoint>) {
             Some(SplitFailpoint::AfterMergeUpload) => files == 10,
             Some(_) => published == 1,
         };
-        let mut state = (0, 0);
-        for _ in 0..500 {
-            let published = meta
-                .list_splits(LogstoreId(logstore))
-                .await
-                .expect("list")
-                .len();
-            state = (object_files(root.path()), published);
-            if done(state.0, state.1) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let state = wait_for_files_and_splits(&meta, root.path(), logstore, done).await;
         assert!(
             done(state.0, state.1),
             "{step:?}: the merge did not get there: (files, published) = {state:?}"
@@ -365,19 +377,10 @@ async fn merge_with(step: Option<SplitFailpoint>) {
     // The reopened engine may merge again right away (uploaded files not yet published), so
     // wait for a quiet moment: the crashed merge's orphans have their own split id, and only
     // the sweep at open could have removed them.
-    let mut state = (0, 0);
-    for _ in 0..500 {
-        let published = meta
-            .list_splits(LogstoreId(logstore))
-            .await
-            .expect("list")
-            .len();
-        state = (object_files(root.path()), published);
-        if state.0 == state.1 * 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let state = wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
+        files == published * 2
+    })
+    .await;
     assert_eq!(state.0, state.1 * 2, "{step:?}: no orphans");
     assert_eq!(
         read_all(&engine, logstore).await,
