@@ -447,4 +447,56 @@ mod tests {
         assert_eq!(back[2].1.source, "\u{FFFD}10.0.0.2".as_bytes());
         assert_eq!(back[0].1.source, "10.0.0.1".as_bytes());
     }
+
+    proptest::proptest! {
+        /// Whatever keys each record has (repeats included, any subset of the layout's
+        /// columns), every column reads back each record's first value for its key and null
+        /// where the record lacks the key.
+        #[test]
+        fn sparse_columns_hold_each_records_first_value_per_key(
+            rows in proptest::collection::vec(
+                proptest::collection::vec((0usize..6, "[a-z]{0,3}"), 0..8),
+                1..40,
+            )
+        ) {
+            const KEYS: [&str; 6] = ["a", "b", "c", "d", "__time__", "e"];
+            let records: Vec<LogRecord> = rows
+                .iter()
+                .enumerate()
+                .map(|(row, fields)| LogRecord {
+                    time: LogTime::new(row as u32, 0),
+                    tags: fields
+                        .iter()
+                        .filter(|(key, _)| *key < 2)
+                        .map(|(key, value)| Field::new(KEYS[*key], value))
+                        .collect(),
+                    contents: fields
+                        .iter()
+                        .map(|(key, value)| Field::new(KEYS[*key], value))
+                        .collect(),
+                    ..LogRecord::default()
+                })
+                .collect();
+            let with_offsets: Vec<(u64, &LogRecord)> =
+                records.iter().enumerate().map(|(at, r)| (at as u64, r)).collect();
+            let batch = records_to_batch(&with_offsets).expect("batch");
+            proptest::prop_assert_eq!(batch.num_rows(), records.len());
+            let back = batch_to_records(&batch).expect("records");
+            for ((offset, got), (row, record)) in back.iter().zip(records.iter().enumerate()) {
+                proptest::prop_assert_eq!(*offset, row as u64);
+                for key in KEYS {
+                    let first = |fields: &[Field]| {
+                        fields.iter().find(|f| f.key == key.as_bytes()).map(|f| f.value.clone())
+                    };
+                    proptest::prop_assert_eq!(first(&got.contents), first(&record.contents));
+                    proptest::prop_assert_eq!(first(&got.tags), first(&record.tags));
+                }
+                let distinct = |fields: &[Field]| {
+                    fields.iter().map(|f| f.key.clone()).collect::<BTreeSet<_>>().len()
+                };
+                proptest::prop_assert_eq!(got.contents.len(), distinct(&record.contents));
+                proptest::prop_assert_eq!(got.tags.len(), distinct(&record.tags));
+            }
+        }
+    }
 }
