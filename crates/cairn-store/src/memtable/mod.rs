@@ -243,24 +243,27 @@ impl Memtable {
     }
 
     /// Replaces published splits `inputs` by `merged` (a merge) or removes them (`None`,
-    /// retention), keeping the list ordered.
+    /// retention), keeping the list ordered. Returns the splits removed, as snapshots taken
+    /// before hold them (their files must outlive those snapshots).
     pub(crate) fn replace_splits(
         &self,
         logstore: LogstoreId,
         inputs: &[String],
         merged: Option<Arc<SplitRecord>>,
-    ) {
+    ) -> Vec<Arc<SplitRecord>> {
         let Some(table) = self.logstore(logstore) else {
-            return;
+            return Vec::new();
         };
         let mut table = table.write().unwrap_or_else(PoisonError::into_inner);
-        table
-            .splits
-            .retain(|split| !inputs.contains(&split.split_id));
+        let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut table.splits)
+            .into_iter()
+            .partition(|split| inputs.contains(&split.split_id));
+        table.splits = kept;
         if let Some(merged) = merged {
             table.splits.push(merged);
         }
         table.splits.sort_by_key(|split| split.first_offset);
+        removed
     }
 
     /// Every logstore's memory use.

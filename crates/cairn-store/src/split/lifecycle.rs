@@ -18,8 +18,9 @@
 //! differ in type; uploaded, then swapped for the inputs in one catalog transaction).
 //!
 //! **Retention**: splits whose newest record is older than the logstore's TTL are removed
-//! from the catalog, then from memory; their files go after a grace period (readers holding
-//! an older snapshot may still read them).
+//! from the catalog, then from memory; their files go after a grace period, and never while a
+//! snapshot taken before still holds the split (a query that started before a merge or an
+//! expiry reads the files it planned to, however long it runs).
 //!
 //! ## What a crash leaves, and why nothing is lost or doubled
 //!
@@ -37,7 +38,7 @@
 //! lifecycle at each of these steps so tests can prove it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -156,9 +157,21 @@ pub(crate) struct SplitLifecycle {
     /// Held by every change to a logstore's splits (flush, merge, retention, drop).
     pub changes: Arc<Mutex<()>>,
     pub shutdown: Arc<Notify>,
-    /// Files to delete once their grace period ends.
-    pending_deletions: std::sync::Mutex<Vec<(Instant, Path)>>,
+    /// Files to delete once their grace period ends and no snapshot holds their split.
+    pending_deletions: std::sync::Mutex<Vec<PendingDeletion>>,
     last_retention: std::sync::Mutex<Option<Instant>>,
+}
+
+/// A split file waiting to be deleted.
+#[derive(Debug)]
+struct PendingDeletion {
+    /// Not before this.
+    at: Instant,
+    path: Path,
+    /// The split as memtable snapshots hold it. While it can be upgraded, a query that took
+    /// its snapshot before the split was replaced may still open the file. Empty for files no
+    /// reader ever saw (a failed merge's output, a dropped logstore's splits).
+    readers: Weak<SplitRecord>,
 }
 
 fn catalog_error(error: impl std::fmt::Display) -> StoreError {
@@ -405,11 +418,12 @@ impl SplitLifecycle {
             }
         }
         self.failpoint(SplitFailpoint::AfterMergePublish)?;
-        self.memtable
-            .replace_splits(logstore, &input_ids, Some(Arc::new(merged.clone())));
+        let replaced =
+            self.memtable
+                .replace_splits(logstore, &input_ids, Some(Arc::new(merged.clone())));
         self.reader.evict(&input_ids);
-        for id in &input_ids {
-            self.schedule_deletion(logstore, id, self.settings.deletion_grace);
+        for split in &replaced {
+            self.schedule_deletion_after_readers(split, self.settings.deletion_grace);
         }
         tracing::info!(
             logstore = %logstore,
@@ -502,44 +516,83 @@ impl SplitLifecycle {
                 .or_default()
                 .push(split.split_id.clone());
         }
+        let mut removed: HashMap<String, Arc<SplitRecord>> = HashMap::new();
         for (logstore, ids) in &by_logstore {
-            self.memtable.replace_splits(*logstore, ids, None);
+            for split in self.memtable.replace_splits(*logstore, ids, None) {
+                removed.insert(split.split_id.clone(), split);
+            }
         }
         self.reader.evict(&ids);
         for split in &expired {
-            self.schedule_deletion(
-                split.logstore,
-                &split.split_id,
-                self.settings.deletion_grace,
-            );
+            match removed.get(&split.split_id) {
+                Some(held) => {
+                    self.schedule_deletion_after_readers(held, self.settings.deletion_grace)
+                }
+                None => self.schedule_deletion(
+                    split.logstore,
+                    &split.split_id,
+                    self.settings.deletion_grace,
+                ),
+            }
         }
         tracing::info!(splits = expired.len(), "expired splits removed");
         Ok(())
     }
 
+    /// Deletes a split's files after `grace`; for files no snapshot can hold.
     fn schedule_deletion(&self, logstore: LogstoreId, split_id: &str, grace: Duration) {
+        self.push_deletion(logstore, split_id, grace, Weak::new());
+    }
+
+    /// Deletes a split's files after `grace` and once no snapshot holds `split`.
+    fn schedule_deletion_after_readers(&self, split: &Arc<SplitRecord>, grace: Duration) {
+        self.push_deletion(
+            split.logstore,
+            &split.split_id,
+            grace,
+            Arc::downgrade(split),
+        );
+    }
+
+    fn push_deletion(
+        &self,
+        logstore: LogstoreId,
+        split_id: &str,
+        grace: Duration,
+        readers: Weak<SplitRecord>,
+    ) {
         let at = Instant::now() + grace;
         let mut pending = self
             .pending_deletions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending.push((at, parquet_path(logstore, split_id)));
-        pending.push((at, index_path(logstore, split_id)));
+        for path in [
+            parquet_path(logstore, split_id),
+            index_path(logstore, split_id),
+        ] {
+            pending.push(PendingDeletion {
+                at,
+                path,
+                readers: readers.clone(),
+            });
+        }
     }
 
     async fn delete_due_files(&self) {
         let now = Instant::now();
-        let due: Vec<(Instant, Path)> = {
+        let due: Vec<PendingDeletion> = {
             let mut pending = self
                 .pending_deletions
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(at, _)| *at <= now);
+            let (due, later): (Vec<_>, Vec<_>) = pending
+                .drain(..)
+                .partition(|deletion| deletion.at <= now && deletion.readers.upgrade().is_none());
             *pending = later;
             due
         };
-        for (_, path) in due {
-            delete_object(&*self.settings.object_store, &path).await;
+        for deletion in due {
+            delete_object(&*self.settings.object_store, &deletion.path).await;
         }
     }
 }

@@ -475,6 +475,80 @@ async fn dropping_a_logstore_deletes_its_splits() {
     assert!(everything(&engine, logstore).await.is_empty());
 }
 
+/// A query that took its snapshot before a merge keeps reading the merged-away splits' files,
+/// even with no grace period: they go only once no snapshot holds their split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_running_across_a_merge_reads_the_files_it_planned_to() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let engine = Arc::new(
+        LogEngine::open(split_config(root.path(), &meta, &objects, None))
+            .await
+            .expect("open"),
+    );
+    // Three splits of two pages each: one short of the four a merge takes.
+    let start = now() - 1000;
+    for split in 0..3u32 {
+        let names: Vec<String> = (0..2048).map(|n| format!("row {split} {n}")).collect();
+        append_at(&engine, logstore, &names, start + split).await;
+        engine.flush(LogstoreId(logstore)).await.expect("flush");
+    }
+    // The query stops at its first record until the merge is done.
+    let (started, query_started) = std::sync::mpsc::channel::<()>();
+    let (resume, query_resumes) = std::sync::mpsc::channel::<()>();
+    let query_resumes = std::sync::Mutex::new(query_resumes);
+    let query = {
+        let engine = Arc::clone(&engine);
+        tokio::spawn(async move {
+            let mut seen = 0u64;
+            engine
+                .visit(
+                    LogstoreId(logstore),
+                    LogTime::new(0, 0),
+                    LogTime::new(u32::MAX, 0),
+                    &TokenQuery::Everything,
+                    &mut |_| {
+                        if seen == 0 {
+                            started.send(()).expect("test waits");
+                            let resumes = query_resumes.lock().expect("one query");
+                            resumes.recv().expect("test resumes");
+                        }
+                        seen += 1;
+                    },
+                )
+                .await
+                .map(|_| seen)
+        })
+    };
+    tokio::task::spawn_blocking(move || query_started.recv().expect("query started"))
+        .await
+        .expect("join");
+    let names: Vec<String> = (0..2048).map(|n| format!("row 3 {n}")).collect();
+    append_at(&engine, logstore, &names, start + 3).await;
+    engine.flush(LogstoreId(logstore)).await.expect("flush");
+    let (_, published) =
+        wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
+            published == 1 && files <= 8
+        })
+        .await;
+    assert_eq!(published, 1, "the four splits were merged");
+    // Give the lifecycle more ticks in which, were the query's splits not pinned, it would
+    // delete their files too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        object_files(root.path()),
+        8,
+        "the merged split's files, and the three the query holds (the fourth it never saw)"
+    );
+    resume.send(()).expect("query waits");
+    let seen = query.await.expect("join").expect("visit");
+    assert_eq!(seen, 3 * 2048, "every record of the snapshot, once");
+    // Once the query is done, the replaced files go.
+    let (files, _) =
+        wait_for_files_and_splits(&meta, root.path(), logstore, |files, _| files == 2).await;
+    assert_eq!(files, 2, "only the merged split's two files remain");
+}
+
 #[tokio::test]
 async fn the_newest_records_are_found_without_reading_every_block() {
     let root = tempfile::tempdir().expect("temp dir");
