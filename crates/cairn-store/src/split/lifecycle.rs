@@ -168,6 +168,9 @@ struct PendingDeletion {
     /// Not before this.
     at: Instant,
     path: Path,
+    /// Its split: a query that read the split after it was replaced cached it again, so the
+    /// reader's cache forgets it once more when the files go.
+    split_id: String,
     /// The split as memtable snapshots hold it. While it can be upgraded, a query that took
     /// its snapshot before the split was replaced may still open the file. Empty for files no
     /// reader ever saw (a failed merge's output, a dropped logstore's splits).
@@ -573,6 +576,7 @@ impl SplitLifecycle {
             pending.push(PendingDeletion {
                 at,
                 path,
+                split_id: split_id.to_owned(),
                 readers: readers.clone(),
             });
         }
@@ -593,6 +597,7 @@ impl SplitLifecycle {
         };
         for deletion in due {
             delete_object(&*self.settings.object_store, &deletion.path).await;
+            self.reader.evict(std::slice::from_ref(&deletion.split_id));
         }
     }
 }
