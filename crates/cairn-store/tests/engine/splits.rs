@@ -665,23 +665,63 @@ async fn a_late_record_does_not_make_its_neighbours_look_new() {
     assert!(examined < 2 * 2_049, "examined {examined} records");
 }
 
+/// Creates a second logstore, `name`, in the catalog's project and returns its id.
+async fn second_logstore(meta: &SqliteMetastore, name: &str) -> i64 {
+    let project = ProjectName::parse("proj").expect("name");
+    meta.create_logstore(&NewLogstore {
+        project: project.clone(),
+        name: LogstoreName::parse(name).expect("name"),
+        ttl_days: 30,
+        shard_count: 1,
+        settings: serde_json::json!({}),
+        created_at: 1,
+    })
+    .await
+    .expect("logstore");
+    meta.get_logstore(&project, &LogstoreName::parse(name).expect("name"))
+        .await
+        .expect("logstore")
+        .id
+        .0
+}
+
 #[tokio::test]
 async fn memory_over_the_engine_limit_is_flushed_largest_first() {
     let root = tempfile::tempdir().expect("temp dir");
-    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let (meta, objects, large) = storage(root.path(), 30).await;
+    let small = second_logstore(&meta, "small").await;
     let mut config = split_config(root.path(), &meta, &objects, None);
     if let Some(settings) = config.splits.as_mut() {
-        settings.memory_limit_bytes = 20_000;
+        settings.memory_limit_bytes = 10_000;
     }
     let engine = LogEngine::open(config).await.expect("open");
-    append_numbered(&engine, logstore, "m", 1000, 1).await;
-    // Far over 20 kB: the background pass flushes without being asked.
+    // Each logstore gets one request, so the background pass sees each append whole: the
+    // small one alone is far under 10 kB and stays; the large one (1,000 records) puts the
+    // total over it.
+    let small_messages = numbered("s", 10);
+    append_at(&engine, small, &small_messages, now()).await;
+    let large_messages = numbered("m", 1000);
+    append_at(&engine, large, &large_messages, now()).await;
+    let small_records = small_messages.len() as u64;
     for _ in 0..250 {
-        if engine.stats().records == 0 {
+        if engine.stats().records == small_records {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(engine.stats().records, 0, "memory was flushed");
-    assert_eq!(read_all(&engine, logstore).await, numbered("m", 1000));
+    assert_eq!(
+        engine.stats().records,
+        small_records,
+        "the largest logstore was flushed"
+    );
+    // Flushing the largest brought the total under the limit: the small one stays in memory
+    // over further passes (its age and size are far from their thresholds).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        engine.stats().records,
+        small_records,
+        "the small one stayed"
+    );
+    assert_eq!(read_all(&engine, large).await, large_messages);
+    assert_eq!(read_all(&engine, small).await, small_messages);
 }
