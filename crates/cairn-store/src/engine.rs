@@ -27,8 +27,9 @@ use object_store::ObjectStore;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::memtable::Memtable;
+use crate::split::deletion::sweep_orphans;
 use crate::split::files::parquet_path;
-use crate::split::lifecycle::{sweep_orphans, SplitLifecycle};
+use crate::split::lifecycle::SplitLifecycle;
 use crate::split::reader::{SplitReader, TimeOrderedQuery};
 use crate::state::IngestState;
 use crate::wal::codec::{self, AppendEntry, EncodeError};

@@ -20,7 +20,8 @@
 //! **Retention**: splits whose newest record is older than the logstore's TTL are removed
 //! from the catalog, then from memory; their files go after a grace period, and never while a
 //! snapshot taken before still holds the split (a query that started before a merge or an
-//! expiry reads the files it planned to, however long it runs).
+//! expiry reads the files it planned to, however long it runs; `split::deletion` holds that
+//! queue and the orphan sweep).
 //!
 //! ## What a crash leaves, and why nothing is lost or doubled
 //!
@@ -37,22 +38,21 @@
 //! record is never in two places and never in none. Failpoints ([`SplitFailpoint`]) stop the
 //! lifecycle at each of these steps so tests can prove it.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use cairn_meta::{SplitRecord, SplitStore, SplitStoreError};
 use cairn_model::{LogRecord, LogstoreId};
-use futures::{StreamExt, TryStreamExt};
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use futures::StreamExt;
+use object_store::ObjectStore;
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::memtable::Memtable;
+use crate::split::deletion::SplitFileDeletions;
 use crate::split::files::{
-    build_split, index_path, object_error, parquet_path, stream_split_batches, upload_split,
-    BuiltSplit,
+    build_split, parquet_path, stream_split_batches, upload_split, BuiltSplit,
 };
 use crate::split::merged::{union_schema, MergedSplitBuilder};
 use crate::split::reader::SplitReader;
@@ -158,23 +158,8 @@ pub(crate) struct SplitLifecycle {
     pub changes: Arc<Mutex<()>>,
     pub shutdown: Arc<Notify>,
     /// Files to delete once their grace period ends and no snapshot holds their split.
-    pending_deletions: std::sync::Mutex<Vec<PendingDeletion>>,
+    deletions: SplitFileDeletions,
     last_retention: std::sync::Mutex<Option<Instant>>,
-}
-
-/// A split file waiting to be deleted.
-#[derive(Debug)]
-struct PendingDeletion {
-    /// Not before this.
-    at: Instant,
-    path: Path,
-    /// Its split: a query that read the split after it was replaced cached it again, so the
-    /// reader's cache forgets it once more when the files go.
-    split_id: String,
-    /// The split as memtable snapshots hold it. While it can be upgraded, a query that took
-    /// its snapshot before the split was replaced may still open the file. Empty for files no
-    /// reader ever saw (a failed merge's output, a dropped logstore's splits).
-    readers: Weak<SplitRecord>,
 }
 
 fn catalog_error(error: impl std::fmt::Display) -> StoreError {
@@ -199,7 +184,7 @@ impl SplitLifecycle {
             commands,
             changes,
             shutdown,
-            pending_deletions: std::sync::Mutex::new(Vec::new()),
+            deletions: SplitFileDeletions::default(),
             last_retention: std::sync::Mutex::new(None),
         }
     }
@@ -221,9 +206,11 @@ impl SplitLifecycle {
             .map_err(catalog_error)?;
         self.reader.evict(&ids);
         for id in &ids {
-            self.schedule_deletion(logstore, id, Duration::ZERO);
+            self.deletions.schedule(logstore, id, Duration::ZERO);
         }
-        self.delete_due_files().await;
+        self.deletions
+            .delete_due(&*self.settings.object_store, &self.reader)
+            .await;
         Ok(())
     }
 
@@ -295,7 +282,9 @@ impl SplitLifecycle {
                 tracing::warn!(error = %error, "split retention failed; will retry");
             }
         }
-        self.delete_due_files().await;
+        self.deletions
+            .delete_due(&*self.settings.object_store, &self.reader)
+            .await;
         Ok(())
     }
 
@@ -326,7 +315,7 @@ impl SplitLifecycle {
         let split_id = record.split_id.clone();
         self.failpoint(SplitFailpoint::AfterUpload)?;
         if let Err(error) = self.settings.catalog.publish_split(&record).await {
-            self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+            self.deletions.schedule(logstore, &split_id, Duration::ZERO);
             return Ok(Err(catalog_error(error)));
         }
         self.failpoint(SplitFailpoint::AfterPublish)?;
@@ -411,12 +400,12 @@ impl SplitLifecycle {
             Ok(()) => {}
             Err(error @ SplitStoreError::NotPublished { .. }) => {
                 // Retention removed an input meanwhile: drop the merge, try again later.
-                self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+                self.deletions.schedule(logstore, &split_id, Duration::ZERO);
                 tracing::info!(logstore = %logstore, error = %error, "split merge abandoned");
                 return Ok(Ok(()));
             }
             Err(error) => {
-                self.schedule_deletion(logstore, &split_id, Duration::ZERO);
+                self.deletions.schedule(logstore, &split_id, Duration::ZERO);
                 return Ok(Err(catalog_error(error)));
             }
         }
@@ -426,7 +415,8 @@ impl SplitLifecycle {
                 .replace_splits(logstore, &input_ids, Some(Arc::new(merged.clone())));
         self.reader.evict(&input_ids);
         for split in &replaced {
-            self.schedule_deletion_after_readers(split, self.settings.deletion_grace);
+            self.deletions
+                .schedule_after_readers(split, self.settings.deletion_grace);
         }
         tracing::info!(
             logstore = %logstore,
@@ -528,10 +518,10 @@ impl SplitLifecycle {
         self.reader.evict(&ids);
         for split in &expired {
             match removed.get(&split.split_id) {
-                Some(held) => {
-                    self.schedule_deletion_after_readers(held, self.settings.deletion_grace)
-                }
-                None => self.schedule_deletion(
+                Some(held) => self
+                    .deletions
+                    .schedule_after_readers(held, self.settings.deletion_grace),
+                None => self.deletions.schedule(
                     split.logstore,
                     &split.split_id,
                     self.settings.deletion_grace,
@@ -540,76 +530,6 @@ impl SplitLifecycle {
         }
         tracing::info!(splits = expired.len(), "expired splits removed");
         Ok(())
-    }
-
-    /// Deletes a split's files after `grace`; for files no snapshot can hold.
-    fn schedule_deletion(&self, logstore: LogstoreId, split_id: &str, grace: Duration) {
-        self.push_deletion(logstore, split_id, grace, Weak::new());
-    }
-
-    /// Deletes a split's files after `grace` and once no snapshot holds `split`.
-    fn schedule_deletion_after_readers(&self, split: &Arc<SplitRecord>, grace: Duration) {
-        self.push_deletion(
-            split.logstore,
-            &split.split_id,
-            grace,
-            Arc::downgrade(split),
-        );
-    }
-
-    fn push_deletion(
-        &self,
-        logstore: LogstoreId,
-        split_id: &str,
-        grace: Duration,
-        readers: Weak<SplitRecord>,
-    ) {
-        let at = Instant::now() + grace;
-        let mut pending = self
-            .pending_deletions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for path in [
-            parquet_path(logstore, split_id),
-            index_path(logstore, split_id),
-        ] {
-            pending.push(PendingDeletion {
-                at,
-                path,
-                split_id: split_id.to_owned(),
-                readers: readers.clone(),
-            });
-        }
-    }
-
-    async fn delete_due_files(&self) {
-        let now = Instant::now();
-        let due: Vec<PendingDeletion> = {
-            let mut pending = self
-                .pending_deletions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let (due, later): (Vec<_>, Vec<_>) = pending
-                .drain(..)
-                .partition(|deletion| deletion.at <= now && deletion.readers.upgrade().is_none());
-            *pending = later;
-            due
-        };
-        for deletion in due {
-            delete_object(&*self.settings.object_store, &deletion.path).await;
-            self.reader.evict(std::slice::from_ref(&deletion.split_id));
-        }
-    }
-}
-
-/// Deletes an object; a missing one is fine, other failures are logged (the orphan sweep at
-/// the next start retries).
-pub(crate) async fn delete_object(store: &dyn ObjectStore, path: &Path) {
-    match store.delete(path).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(error) => {
-            tracing::warn!(path = %path, error = %object_error("deleting", path, error), "split file not deleted");
-        }
     }
 }
 
@@ -640,34 +560,6 @@ fn merge_candidates(
         run.push(Arc::clone(split));
     }
     (run.len() >= settings.merge_min_inputs.max(2)).then_some(run)
-}
-
-/// Deletes split files that no published split owns: leftovers of a crash between upload and
-/// publish, or of a merge or retention before its grace period ended. Run at start, before
-/// anything is flushed.
-pub(crate) async fn sweep_orphans(
-    store: &dyn ObjectStore,
-    published: &HashSet<String>,
-) -> Result<usize, StoreError> {
-    let prefix = Path::from("splits");
-    let listed: Vec<object_store::ObjectMeta> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|error| object_error("listing", &prefix, error))?;
-    let mut removed = 0;
-    for object in listed {
-        let owner = object
-            .location
-            .filename()
-            .and_then(|name| name.split('.').next())
-            .map(str::to_owned);
-        if owner.is_some_and(|id| !published.contains(&id)) {
-            delete_object(store, &object.location).await;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }
 
 fn unix_now() -> i64 {

@@ -13,6 +13,7 @@
 //! - `lifecycle`: flush, merge, retention and crash cleanup.
 
 pub mod columns;
+pub(crate) mod deletion;
 pub(crate) mod encoding;
 pub mod files;
 pub(crate) mod lifecycle;

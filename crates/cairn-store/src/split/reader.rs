@@ -89,6 +89,15 @@ impl SplitReader {
         }
     }
 
+    /// Whether the cache holds `split_id`.
+    #[cfg(test)]
+    pub(crate) fn is_cached(&self, split_id: &str) -> bool {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(split_id)
+    }
+
     /// A split's token index and Parquet metadata, from the cache or loaded into it.
     pub(crate) async fn cached(&self, split: &SplitRecord) -> Result<Arc<CachedSplit>, StoreError> {
         if let Some(hit) = self
