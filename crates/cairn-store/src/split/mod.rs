@@ -21,8 +21,9 @@ pub(crate) mod merged;
 pub(crate) mod read_plan;
 pub mod reader;
 pub(crate) mod row_filter;
+pub(crate) mod settings;
 pub(crate) mod shapes;
 pub(crate) mod spliced;
 pub mod token_index;
 
-pub use lifecycle::{FailpointAction, SplitFailpoint, SplitSettings};
+pub use settings::{FailpointAction, SplitFailpoint, SplitSettings};
