@@ -11,8 +11,14 @@ use cairn_iam::{PolicyDocument, TrustPolicy};
 use libfuzzer_sys::fuzz_target;
 
 const REQUESTS: [(&str, &str); 3] = [
-    ("log:PostLogStoreLogs", "acs:log:*:1000000000000001:project/web/logstore/access"),
-    ("log:GetLogStoreLogs", "acs:log:cn-hangzhou:1000000000000002:project/audit"),
+    (
+        "log:PostLogStoreLogs",
+        "acs:log:*:1000000000000001:project/web/logstore/access",
+    ),
+    (
+        "log:GetLogStoreLogs",
+        "acs:log:cn-hangzhou:1000000000000002:project/audit",
+    ),
     ("sts:AssumeRole", "acs:ram::1000000000000001:role/reader"),
 ];
 

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(query) = parse_query(text) {
         let printed = query.search.to_string();
         let again = parse_query(&printed).expect("printed expressions parse");
-        assert_eq!(again.search, query.search, "{text:?} printed as {printed:?}");
+        assert_eq!(
+            again.search, query.search,
+            "{text:?} printed as {printed:?}"
+        );
         if let Ok(matcher) = SearchMatcher::new(&query.search, None) {
             let record = LogRecord {
                 contents: vec![Field::new("content", text), Field::new("status", "500")],

@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 mod frames;
 
 /// Logstore ids whose records are read back (the seeds use small ids).
-const LOGSTORES: u64 = 8;
+const LOGSTORES: std::ops::Range<i64> = 0..8;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -31,8 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let directory = tempfile::tempdir().expect("temp dir");
     let wal = directory.path().join("wal");
     std::fs::create_dir_all(&wal).expect("wal dir");
-    std::fs::write(wal.join("wal-00000000000000000000.log"), frames::file_from_input(data))
-        .expect("segment");
+    std::fs::write(
+        wal.join("wal-00000000000000000000.log"),
+        frames::file_from_input(data),
+    )
+    .expect("segment");
     runtime().block_on(async {
         let config = EngineConfig {
             wal_dir: wal,
@@ -42,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(engine) = LogEngine::open(config).await else {
             return;
         };
-        for logstore in (0..LOGSTORES).map(|id| LogstoreId(id as i64)) {
+        for logstore in LOGSTORES.map(LogstoreId) {
             let mut offset = engine.first_offset(logstore);
             loop {
                 let (records, next) = engine

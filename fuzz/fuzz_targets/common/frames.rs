@@ -19,9 +19,13 @@ pub fn file_from_input(data: &[u8]) -> Vec<u8> {
     if options & 1 == 1 {
         let mut at = 0;
         while at + FRAME_HEADER <= file.len() {
-            let length = u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]) as usize;
+            let length =
+                u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]) as usize;
             let payload_start = at + FRAME_HEADER;
-            let Some(payload_end) = payload_start.checked_add(length).filter(|end| *end <= file.len()) else {
+            let Some(payload_end) = payload_start
+                .checked_add(length)
+                .filter(|end| *end <= file.len())
+            else {
                 break;
             };
             let checksum = crc32c::crc32c(&file[payload_start..payload_end]);

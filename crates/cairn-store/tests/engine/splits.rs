@@ -44,30 +44,40 @@ async fn storage(root: &Path, ttl_days: u32) -> (Arc<SqliteMetastore>, Arc<dyn O
         })
         .await
         .expect("project");
-        meta.create_logstore(&NewLogstore {
-            project: ProjectName::parse("proj").expect("name"),
-            name: LogstoreName::parse("store").expect("name"),
-            ttl_days,
-            shard_count: 1,
-            settings: serde_json::json!({}),
-            created_at: 1,
-        })
-        .await
-        .expect("logstore");
+        create_logstore(&meta, "store", ttl_days).await;
     }
-    let logstore = meta
-        .get_logstore(
-            &ProjectName::parse("proj").expect("name"),
-            &LogstoreName::parse("store").expect("name"),
-        )
-        .await
-        .expect("logstore")
-        .id
-        .0;
+    let logstore = logstore_id(&meta, "store").await;
     std::fs::create_dir_all(root.join("objects")).expect("objects dir");
     let objects: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(root.join("objects")).expect("object store"));
     (meta, objects, logstore)
+}
+
+/// Creates logstore `name` (TTL `ttl_days`) in the catalog's project and returns its id.
+async fn create_logstore(meta: &SqliteMetastore, name: &str, ttl_days: u32) -> i64 {
+    meta.create_logstore(&NewLogstore {
+        project: ProjectName::parse("proj").expect("name"),
+        name: LogstoreName::parse(name).expect("name"),
+        ttl_days,
+        shard_count: 1,
+        settings: serde_json::json!({}),
+        created_at: 1,
+    })
+    .await
+    .expect("logstore");
+    logstore_id(meta, name).await
+}
+
+/// The id of logstore `name` in the catalog's project.
+async fn logstore_id(meta: &SqliteMetastore, name: &str) -> i64 {
+    meta.get_logstore(
+        &ProjectName::parse("proj").expect("name"),
+        &LogstoreName::parse(name).expect("name"),
+    )
+    .await
+    .expect("logstore")
+    .id
+    .0
 }
 
 fn split_config(
@@ -665,31 +675,11 @@ async fn a_late_record_does_not_make_its_neighbours_look_new() {
     assert!(examined < 2 * 2_049, "examined {examined} records");
 }
 
-/// Creates a second logstore, `name`, in the catalog's project and returns its id.
-async fn second_logstore(meta: &SqliteMetastore, name: &str) -> i64 {
-    let project = ProjectName::parse("proj").expect("name");
-    meta.create_logstore(&NewLogstore {
-        project: project.clone(),
-        name: LogstoreName::parse(name).expect("name"),
-        ttl_days: 30,
-        shard_count: 1,
-        settings: serde_json::json!({}),
-        created_at: 1,
-    })
-    .await
-    .expect("logstore");
-    meta.get_logstore(&project, &LogstoreName::parse(name).expect("name"))
-        .await
-        .expect("logstore")
-        .id
-        .0
-}
-
 #[tokio::test]
 async fn memory_over_the_engine_limit_is_flushed_largest_first() {
     let root = tempfile::tempdir().expect("temp dir");
     let (meta, objects, large) = storage(root.path(), 30).await;
-    let small = second_logstore(&meta, "small").await;
+    let small = create_logstore(&meta, "small", 30).await;
     let mut config = split_config(root.path(), &meta, &objects, None);
     if let Some(settings) = config.splits.as_mut() {
         settings.memory_limit_bytes = 10_000;
