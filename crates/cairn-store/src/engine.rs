@@ -430,6 +430,22 @@ impl LogEngine {
         }
     }
 
+    /// Runs one pass of the split lifecycle now, the same pass the background task runs every
+    /// tick: flushes that are due, a merge per logstore, retention when its interval has
+    /// passed, and deletions whose grace has ended. A pass that finds a flush or merge failing
+    /// logs it and goes on, as the background one does. For tools and tests that must not
+    /// depend on when the background pass runs; a no-op when the engine keeps no splits.
+    pub async fn run_split_lifecycle_pass(&self) -> Result<(), StoreError> {
+        let Some(splits) = &self.splits else {
+            return Ok(());
+        };
+        splits
+            .lifecycle
+            .pass()
+            .await
+            .map_err(|_halted| StoreError::split("the lifecycle pass stopped at a failpoint"))
+    }
+
     /// Removes splits past their logstore's TTL now (this also runs periodically).
     pub async fn apply_retention(&self) -> Result<(), StoreError> {
         match &self.splits {

@@ -157,8 +157,9 @@ impl SplitLifecycle {
     }
 
     /// One round of work: flushes due, one merge per logstore, retention when due, and
-    /// deletions whose grace ended.
-    async fn pass(&self) -> Result<(), Halted> {
+    /// deletions whose grace ended. The background task runs one every `tick`; the engine
+    /// runs one on request ([`crate::LogEngine::run_split_lifecycle_pass`]).
+    pub(crate) async fn pass(&self) -> Result<(), Halted> {
         let mut uses = self.memtable.memory_use();
         uses.sort_by_key(|usage| std::cmp::Reverse(usage.raw_bytes));
         // Largest first: while the total is over the limit, the largest logstores flush.

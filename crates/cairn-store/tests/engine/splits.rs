@@ -88,10 +88,12 @@ fn split_config(
 ) -> EngineConfig {
     let mut settings =
         SplitSettings::new(Arc::clone(objects), Arc::clone(meta) as Arc<dyn SplitStore>);
-    // Flushes happen when the tests ask; merges as soon as four splits exist.
+    // Flushes happen when the tests ask; merges as soon as four splits exist. The background
+    // pass does not run within a test: tests run passes with `run_split_lifecycle_pass`, so
+    // what a pass does never depends on timing (`with_background_passes` to test the task).
     settings.flush_bytes = u64::MAX;
     settings.flush_age = Duration::from_secs(3600);
-    settings.tick = Duration::from_millis(20);
+    settings.tick = Duration::from_secs(3600);
     settings.deletion_grace = Duration::ZERO;
     settings.failpoint = failpoint.map(|step| (step, FailpointAction::Halt));
     EngineConfig {
@@ -99,6 +101,22 @@ fn split_config(
         splits: Some(settings),
         ..config(root)
     }
+}
+
+/// `config` with the background pass running every 20 ms.
+fn with_background_passes(mut config: EngineConfig) -> EngineConfig {
+    if let Some(settings) = config.splits.as_mut() {
+        settings.tick = Duration::from_millis(20);
+    }
+    config
+}
+
+/// Runs one lifecycle pass, which must not stop at a failpoint.
+async fn pass(engine: &LogEngine) {
+    engine
+        .run_split_lifecycle_pass()
+        .await
+        .expect("lifecycle pass");
 }
 
 /// The current unix time: records must be younger than the logstore's TTL, or retention
@@ -350,6 +368,8 @@ async fn a_crash_after_publish_loses_and_doubles_nothing() {
 }
 
 /// Makes four splits, lets the merge run into `step` (or finish), reopens, and checks.
+/// Four flushed splits, then one pass, which merges them or stops at `step`; after a reopen
+/// (and the orphan sweep) every record reads back once, and the next pass merges.
 async fn merge_with(step: Option<SplitFailpoint>) {
     let root = tempfile::tempdir().expect("temp dir");
     let (meta, objects, logstore) = storage(root.path(), 30).await;
@@ -363,17 +383,19 @@ async fn merge_with(step: Option<SplitFailpoint>) {
             expected.extend(numbered(prefix, 300));
             engine.flush(LogstoreId(logstore)).await.expect("flush");
         }
-        // The background merge: wait until it finished or halted at its failpoint.
-        let done = |files: usize, published: usize| match step {
-            None => published == 1 && files == 2,
-            Some(SplitFailpoint::AfterMergeUpload) => files == 10,
-            Some(_) => published == 1,
+        let merged = engine.run_split_lifecycle_pass().await;
+        assert_eq!(merged.is_ok(), step.is_none(), "{step:?}: {merged:?}");
+        let published = meta.list_splits(LogstoreId(logstore)).await.expect("list");
+        let (files, published) = (object_files(root.path()), published.len());
+        let expected_state = match step {
+            // The inputs' files go in the same pass (no grace, no reader holds them).
+            None => (2, 1),
+            // Four inputs published; the merged split's files uploaded, not published.
+            Some(SplitFailpoint::AfterMergeUpload) => (10, 4),
+            // The merged split published; the inputs' files not yet deleted.
+            Some(_) => (10, 1),
         };
-        let state = wait_for_files_and_splits(&meta, root.path(), logstore, done).await;
-        assert!(
-            done(state.0, state.1),
-            "{step:?}: the merge did not get there: (files, published) = {state:?}"
-        );
+        assert_eq!((files, published), expected_state, "{step:?}");
         assert_eq!(read_all(&engine, logstore).await, expected, "{step:?}");
     }
     let engine = LogEngine::open(split_config(root.path(), &meta, &objects, None))
@@ -384,14 +406,17 @@ async fn merge_with(step: Option<SplitFailpoint>) {
         expected,
         "{step:?} after reopen"
     );
-    // The reopened engine may merge again right away (uploaded files not yet published), so
-    // wait for a quiet moment: the crashed merge's orphans have their own split id, and only
-    // the sweep at open could have removed them.
-    let state = wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
-        files == published * 2
-    })
-    .await;
-    assert_eq!(state.0, state.1 * 2, "{step:?}: no orphans");
+    // The sweep at open removed the crashed merge's orphans: every file left belongs to a
+    // published split.
+    let published = meta.list_splits(LogstoreId(logstore)).await.expect("list");
+    assert_eq!(
+        object_files(root.path()),
+        published.len() * 2,
+        "{step:?}: no orphans"
+    );
+    pass(&engine).await;
+    assert_eq!(engine.splits(LogstoreId(logstore)).len(), 1, "{step:?}");
+    assert_eq!(object_files(root.path()), 2, "{step:?}");
     assert_eq!(
         read_all(&engine, logstore).await,
         expected,
@@ -401,6 +426,26 @@ async fn merge_with(step: Option<SplitFailpoint>) {
 
 #[tokio::test]
 async fn small_splits_are_merged_in_the_background() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let (meta, objects, logstore) = storage(root.path(), 30).await;
+    let config = with_background_passes(split_config(root.path(), &meta, &objects, None));
+    let engine = LogEngine::open(config).await.expect("open");
+    let mut expected = Vec::new();
+    for (round, prefix) in ["w", "x", "y", "z"].iter().enumerate() {
+        append_numbered(&engine, logstore, prefix, 300, 1 + 10 * round as u64).await;
+        expected.extend(numbered(prefix, 300));
+        engine.flush(LogstoreId(logstore)).await.expect("flush");
+    }
+    let state = wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
+        published == 1 && files == 2
+    })
+    .await;
+    assert_eq!(state, (2, 1), "(files, published)");
+    assert_eq!(read_all(&engine, logstore).await, expected);
+}
+
+#[tokio::test]
+async fn small_splits_are_merged_by_a_pass() {
     merge_with(None).await;
 }
 
@@ -435,8 +480,7 @@ async fn expired_splits_are_removed_whole_and_reading_starts_after_them() {
         .await
         .expect("append");
     engine.flush(LogstoreId(logstore)).await.expect("flush");
-    // (The background pass may already have removed the expired split.)
-    assert!(engine.splits(LogstoreId(logstore)).len() <= 2);
+    assert_eq!(engine.splits(LogstoreId(logstore)).len(), 2);
     engine.apply_retention().await.expect("retention");
     let left = engine.splits(LogstoreId(logstore));
     assert_eq!(left.len(), 1);
@@ -453,12 +497,8 @@ async fn expired_splits_are_removed_whole_and_reading_starts_after_them() {
     );
     assert_eq!(read_all(&engine, logstore).await, ["new-1"]);
     // Files of removed splits go (the test's grace period is zero; the next pass deletes).
-    for _ in 0..100 {
-        if object_files(root.path()) == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_eq!(object_files(root.path()), 4);
+    pass(&engine).await;
     assert_eq!(object_files(root.path()), 2);
 }
 
@@ -536,15 +576,16 @@ async fn a_query_running_across_a_merge_reads_the_files_it_planned_to() {
     let names: Vec<String> = (0..2048).map(|n| format!("row 3 {n}")).collect();
     append_at(&engine, logstore, &names, start + 3).await;
     engine.flush(LogstoreId(logstore)).await.expect("flush");
-    let (_, published) =
-        wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
-            published == 1 && files <= 8
-        })
-        .await;
-    assert_eq!(published, 1, "the four splits were merged");
-    // Give the lifecycle more ticks in which, were the query's splits not pinned, it would
-    // delete their files too.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pass(&engine).await;
+    assert_eq!(
+        engine.splits(LogstoreId(logstore)).len(),
+        1,
+        "the four splits were merged"
+    );
+    // More passes, any of which would delete the query's files were its splits not pinned.
+    for _ in 0..3 {
+        pass(&engine).await;
+    }
     assert_eq!(
         object_files(root.path()),
         8,
@@ -553,10 +594,13 @@ async fn a_query_running_across_a_merge_reads_the_files_it_planned_to() {
     resume.send(()).expect("query waits");
     let seen = query.await.expect("join").expect("visit");
     assert_eq!(seen, 3 * 2048, "every record of the snapshot, once");
-    // Once the query is done, the replaced files go.
-    let (files, _) =
-        wait_for_files_and_splits(&meta, root.path(), logstore, |files, _| files == 2).await;
-    assert_eq!(files, 2, "only the merged split's two files remain");
+    // Once the query is done, the next pass deletes the replaced files.
+    pass(&engine).await;
+    assert_eq!(
+        object_files(root.path()),
+        2,
+        "only the merged split's two files remain"
+    );
 }
 
 #[tokio::test]
@@ -685,20 +729,14 @@ async fn memory_over_the_engine_limit_is_flushed_largest_first() {
         settings.memory_limit_bytes = 10_000;
     }
     let engine = LogEngine::open(config).await.expect("open");
-    // Each logstore gets one request, so the background pass sees each append whole: the
-    // small one alone is far under 10 kB and stays; the large one (1,000 records) puts the
+    // The small logstore alone is far under 10 kB; the large one (1,000 records) puts the
     // total over it.
     let small_messages = numbered("s", 10);
     append_at(&engine, small, &small_messages, now()).await;
     let large_messages = numbered("m", 1000);
     append_at(&engine, large, &large_messages, now()).await;
     let small_records = small_messages.len() as u64;
-    for _ in 0..250 {
-        if engine.stats().records == small_records {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pass(&engine).await;
     assert_eq!(
         engine.stats().records,
         small_records,
@@ -706,7 +744,9 @@ async fn memory_over_the_engine_limit_is_flushed_largest_first() {
     );
     // Flushing the largest brought the total under the limit: the small one stays in memory
     // over further passes (its age and size are far from their thresholds).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        pass(&engine).await;
+    }
     assert_eq!(
         engine.stats().records,
         small_records,
