@@ -97,12 +97,15 @@ impl SplitFileDeletions {
         due
     }
 
-    /// Deletes every file that is due, and forgets its split in `reader`'s cache.
+    /// Deletes every file that is due, then forgets their splits in `reader`'s cache under
+    /// one lock.
     pub(crate) async fn delete_due(&self, store: &dyn ObjectStore, reader: &SplitReader) {
+        let mut split_ids = Vec::new();
         for deletion in self.take_due(Instant::now()) {
             delete_object(store, &deletion.path).await;
-            reader.evict(std::slice::from_ref(&deletion.split_id));
+            split_ids.push(deletion.split_id);
         }
+        reader.evict(&split_ids);
     }
 }
 

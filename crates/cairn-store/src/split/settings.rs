@@ -86,8 +86,12 @@ impl std::fmt::Debug for SplitSettings {
             .debug_struct("SplitSettings")
             .field("flush_bytes", &self.flush_bytes)
             .field("flush_age", &self.flush_age)
+            .field("memory_limit_bytes", &self.memory_limit_bytes)
             .field("merge_min_inputs", &self.merge_min_inputs)
             .field("merge_max_raw_bytes", &self.merge_max_raw_bytes)
+            .field("tick", &self.tick)
+            .field("retention_interval", &self.retention_interval)
+            .field("deletion_grace", &self.deletion_grace)
             .field("failpoint", &self.failpoint)
             .finish()
     }

@@ -368,21 +368,29 @@ async fn a_crash_after_publish_loses_and_doubles_nothing() {
 }
 
 /// Makes four splits, lets the merge run into `step` (or finish), reopens, and checks.
+/// Appends 300 records and flushes them, four times (one merge's worth of small splits);
+/// returns the messages in order.
+async fn four_flushed_splits(engine: &LogEngine, logstore: i64) -> Vec<String> {
+    let mut expected = Vec::new();
+    for (round, prefix) in ["w", "x", "y", "z"].iter().enumerate() {
+        append_numbered(engine, logstore, prefix, 300, 1 + 10 * round as u64).await;
+        expected.extend(numbered(prefix, 300));
+        engine.flush(LogstoreId(logstore)).await.expect("flush");
+    }
+    expected
+}
+
 /// Four flushed splits, then one pass, which merges them or stops at `step`; after a reopen
 /// (and the orphan sweep) every record reads back once, and the next pass merges.
 async fn merge_with(step: Option<SplitFailpoint>) {
     let root = tempfile::tempdir().expect("temp dir");
     let (meta, objects, logstore) = storage(root.path(), 30).await;
-    let mut expected = Vec::new();
+    let expected;
     {
         let engine = LogEngine::open(split_config(root.path(), &meta, &objects, step))
             .await
             .expect("open");
-        for (round, prefix) in ["w", "x", "y", "z"].iter().enumerate() {
-            append_numbered(&engine, logstore, prefix, 300, 1 + 10 * round as u64).await;
-            expected.extend(numbered(prefix, 300));
-            engine.flush(LogstoreId(logstore)).await.expect("flush");
-        }
+        expected = four_flushed_splits(&engine, logstore).await;
         let merged = engine.run_split_lifecycle_pass().await;
         assert_eq!(merged.is_ok(), step.is_none(), "{step:?}: {merged:?}");
         let published = meta.list_splits(LogstoreId(logstore)).await.expect("list");
@@ -430,12 +438,7 @@ async fn small_splits_are_merged_in_the_background() {
     let (meta, objects, logstore) = storage(root.path(), 30).await;
     let config = with_background_passes(split_config(root.path(), &meta, &objects, None));
     let engine = LogEngine::open(config).await.expect("open");
-    let mut expected = Vec::new();
-    for (round, prefix) in ["w", "x", "y", "z"].iter().enumerate() {
-        append_numbered(&engine, logstore, prefix, 300, 1 + 10 * round as u64).await;
-        expected.extend(numbered(prefix, 300));
-        engine.flush(LogstoreId(logstore)).await.expect("flush");
-    }
+    let expected = four_flushed_splits(&engine, logstore).await;
     let state = wait_for_files_and_splits(&meta, root.path(), logstore, |files, published| {
         published == 1 && files == 2
     })
